@@ -1,0 +1,76 @@
+// Identity: JWT verification with algorithms pinned by configuration (jose), and dev tokens.
+import * as jose from 'jose';
+import type { Config } from '../config/index.js';
+import { AppError } from './errors.js';
+import { isId } from './ids.js';
+
+export interface Principal {
+  tenantId: string;
+  userId: string;
+  admin: boolean;
+}
+
+type Key = Parameters<typeof jose.jwtVerify>[1];
+
+export interface Authenticator {
+  verify(token: string | undefined | null): Promise<Principal>;
+  /** Signs a token with the local HS256 secret (dev auth and tests only). */
+  sign(p: { tenantId: string; userId: string; admin?: boolean; ttlSeconds?: number }): Promise<string>;
+}
+
+export async function createAuthenticator(config: Config): Promise<Authenticator> {
+  const { algorithms, issuer, audience, clockToleranceS } = config.jwt;
+  const secret = config.jwt.secret ? new TextEncoder().encode(config.jwt.secret) : undefined;
+  let key: Key | undefined;
+  if (config.jwt.jwksUrl) key = jose.createRemoteJWKSet(new URL(config.jwt.jwksUrl));
+  else if (config.jwt.publicKey) {
+    const asym = algorithms.find((a) => !a.startsWith('HS'));
+    if (!asym) throw new Error('JWT_PUBLIC_KEY is set but JWT_ALGORITHMS names no asymmetric algorithm');
+    key = await jose.importSPKI(config.jwt.publicKey, asym);
+  } else key = secret;
+  if (!key) throw new Error('no JWT verification key configured (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+
+  return {
+    async verify(token) {
+      if (!token) throw new AppError('unauthorized', 'missing bearer token');
+      let payload: jose.JWTPayload;
+      try {
+        ({ payload } = await jose.jwtVerify(token, key as Key, {
+          algorithms,
+          issuer,
+          audience,
+          clockTolerance: clockToleranceS,
+          requiredClaims: ['exp', 'sub'],
+        }));
+      } catch (err) {
+        if (err instanceof jose.errors.JWTExpired) throw new AppError('token_expired', 'token expired');
+        throw new AppError('unauthorized', 'invalid token');
+      }
+      const tid = payload['tid'];
+      const sub = payload.sub;
+      if (!isId(tid)) throw new AppError('unauthorized', 'token has no valid tid claim');
+      if (!isId(sub)) throw new AppError('unauthorized', 'token has no valid sub claim');
+      const roles = payload['roles'];
+      return { tenantId: tid, userId: sub, admin: Array.isArray(roles) && roles.includes('admin') };
+    },
+    async sign(p) {
+      if (!secret) throw new Error('dev tokens need an HS256 secret');
+      const ttl = p.ttlSeconds ?? 24 * 3600;
+      return new jose.SignJWT({ tid: p.tenantId, ...(p.admin ? { roles: ['admin'] } : {}) })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(p.userId)
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
+        .sign(secret);
+    },
+  };
+}
+
+/** Extracts the bearer token from an Authorization header value. */
+export function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m?.[1];
+}

@@ -1,0 +1,35 @@
+// Postgres access (porsager/postgres). Every tenant table has row-level security keyed on the
+// transaction-local setting `chorus.tenant_id`; `withTenant` is the only way application code
+// reaches tenant rows.
+import postgres from 'postgres';
+import type { Config } from '../config/index.js';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+export type Tx = postgres.TransactionSql<Record<string, never>>;
+
+export function createSql(config: Config, opts: { max?: number; app?: string } = {}): Sql {
+  const common = {
+    max: opts.max ?? 10,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    prepare: true,
+    onnotice: () => undefined,
+    connection: { application_name: opts.app ?? 'chorus' },
+    types: {},
+  } as const;
+  if (config.database.url) return postgres(config.database.url, common) as unknown as Sql;
+  return postgres({
+    ...common,
+    path: `${config.database.socketDir}/.s.PGSQL.${config.database.port}`,
+    user: config.database.user,
+    database: config.database.database,
+  }) as unknown as Sql;
+}
+
+/** Runs `fn` in a transaction scoped to one tenant: RLS policies see only that tenant's rows. */
+export function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`select set_config('chorus.tenant_id', ${tenantId}, true)`;
+    return fn(tx);
+  }) as Promise<T>;
+}

@@ -1,0 +1,194 @@
+// The one owner of Redis Stream commands. Callers pass tenants and groups; key names come from
+// core/keys.ts, replies are decoded into StreamEvent values here, and positions are typed Seqs.
+import type { RedisClient } from './redis.js';
+import { keys } from './keys.js';
+import { decodeEvent, encodeEvent, type NewEvent, type StreamEvent } from './events.js';
+import type { Seq } from './seq.js';
+
+type RawEntry = [string, string[]];
+type RawStreams = [string, RawEntry[]][] | null;
+
+function tenantOfEventsKey(key: string): string {
+  const a = key.indexOf('{');
+  const b = key.indexOf('}', a);
+  return key.slice(a + 1, b);
+}
+
+export interface TenantBatch {
+  tenantId: string;
+  events: StreamEvent[];
+}
+
+function decodeStreams(reply: RawStreams): TenantBatch[] {
+  if (!reply) return [];
+  const out: TenantBatch[] = [];
+  for (const [key, entries] of reply) {
+    const events: StreamEvent[] = [];
+    for (const [id, fields] of entries) {
+      // A claimed entry that was trimmed meanwhile comes back with null fields.
+      if (fields) events.push(decodeEvent(id, fields));
+    }
+    out.push({ tenantId: tenantOfEventsKey(key), events });
+  }
+  return out;
+}
+
+/** Appends one event to a tenant stream (no script: callers that need atomic checks use ingest's Lua). */
+export async function appendEvent(r: RedisClient, tenantId: string, e: NewEvent): Promise<Seq> {
+  return (await r.xadd(keys.events(tenantId), '*', ...encodeEvent(e))) as Seq;
+}
+
+/** Creates the consumer group at the start of the stream (idempotent; creates the stream too). */
+export async function ensureGroup(r: RedisClient, tenantId: string, group: string, from: '0' | '$' = '0'): Promise<void> {
+  try {
+    await r.xgroup('CREATE', keys.events(tenantId), group, from, 'MKSTREAM');
+  } catch (err) {
+    if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+  }
+}
+
+/** XREADGROUP of new entries over several tenants (all in one slot on a Cluster). */
+export async function readGroup(
+  r: RedisClient, group: string, consumer: string, tenants: string[], count: number, blockMs: number,
+): Promise<TenantBatch[]> {
+  if (!tenants.length) return [];
+  const args: (string | number)[] = ['GROUP', group, consumer, 'COUNT', count];
+  if (blockMs > 0) args.push('BLOCK', blockMs);
+  args.push('STREAMS', ...tenants.map(keys.events), ...tenants.map(() => '>'));
+  const reply = (await (r as any).xreadgroup(...args)) as RawStreams;
+  return decodeStreams(reply);
+}
+
+/** XREAD (no group) after the given positions: the gateway's live tail. */
+export async function readAfter(
+  r: RedisClient, positions: { tenantId: string; after: Seq }[], count: number, blockMs: number,
+): Promise<TenantBatch[]> {
+  if (!positions.length) return [];
+  const args: (string | number)[] = ['COUNT', count];
+  if (blockMs > 0) args.push('BLOCK', blockMs);
+  args.push('STREAMS', ...positions.map((p) => keys.events(p.tenantId)), ...positions.map((p) => p.after));
+  const reply = (await (r as any).xread(...args)) as RawStreams;
+  return decodeStreams(reply);
+}
+
+/** Entries in (after, until], oldest first, at most `count`. */
+export async function rangeAfter(r: RedisClient, tenantId: string, after: Seq, until: Seq | '+', count: number): Promise<StreamEvent[]> {
+  const raw = (await r.xrange(keys.events(tenantId), `(${after}`, until, 'COUNT', count)) as RawEntry[];
+  return raw.map(([id, f]) => decodeEvent(id, f));
+}
+
+/** The id of the newest entry, or 0-0 for an empty or missing stream. */
+export async function headSeq(r: RedisClient, tenantId: string): Promise<Seq> {
+  const raw = (await r.xrevrange(keys.events(tenantId), '+', '-', 'COUNT', 1)) as RawEntry[];
+  return (raw[0]?.[0] ?? '0-0') as Seq;
+}
+
+/** The id of the oldest entry still retained, or null for an empty stream. */
+export async function firstSeq(r: RedisClient, tenantId: string): Promise<Seq | null> {
+  const raw = (await r.xrange(keys.events(tenantId), '-', '+', 'COUNT', 1)) as RawEntry[];
+  return (raw[0]?.[0] ?? null) as Seq | null;
+}
+
+export async function ack(r: RedisClient, tenantId: string, group: string, ids: string[]): Promise<void> {
+  if (ids.length) await r.xack(keys.events(tenantId), group, ...ids);
+}
+
+/** XAUTOCLAIM entries idle for at least minIdleMs; each claim counts as one more delivery. */
+export async function autoClaim(
+  r: RedisClient, tenantId: string, group: string, consumer: string, minIdleMs: number, count: number,
+): Promise<StreamEvent[]> {
+  const reply = (await (r as any).xautoclaim(keys.events(tenantId), group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
+    string, RawEntry[], string[]?,
+  ];
+  const entries = reply?.[1] ?? [];
+  return entries.filter(([, f]) => f).map(([id, f]) => decodeEvent(id, f));
+}
+
+/** Delivery counts of this consumer's pending entries between two ids. */
+export async function deliveryCounts(
+  r: RedisClient, tenantId: string, group: string, consumer: string, from: Seq, to: Seq, count: number,
+): Promise<Map<string, number>> {
+  const raw = (await r.xpending(keys.events(tenantId), group, from, to, count, consumer)) as [string, string, number, number][];
+  return new Map(raw.map(([id, , , n]) => [id, Number(n)]));
+}
+
+/** Moves an entry to the group's dead-letter stream with a structured reason, and acks it (atomically). */
+export async function deadLetter(
+  r: RedisClient, tenantId: string, group: string, e: StreamEvent, reason: { error: string; deliveries: number; consumer: string },
+): Promise<void> {
+  await r
+    .multi()
+    .xadd(keys.deadLetters(tenantId, group), '*',
+      'seq', e.seq, 't', e.type, 'd', e.data, 'th', e.threadId ?? '', 'u', (e.users ?? []).join(','), 'a', e.actor ?? '',
+      'error', reason.error.slice(0, 2000), 'deliveries', String(reason.deliveries), 'consumer', reason.consumer,
+      'at', new Date().toISOString())
+    .xack(keys.events(tenantId), group, e.seq)
+    .exec();
+}
+
+export interface DeadLetterEntry {
+  id: string;
+  seq: string;
+  type: string;
+  error: string;
+  deliveries: number;
+  consumer: string;
+  at: string;
+  data: string;
+}
+
+export async function listDeadLetters(r: RedisClient, tenantId: string, group: string, count = 100): Promise<DeadLetterEntry[]> {
+  const raw = (await r.xrange(keys.deadLetters(tenantId, group), '-', '+', 'COUNT', count)) as RawEntry[];
+  return raw.map(([id, f]) => {
+    const m = new Map<string, string>();
+    for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i] as string, f[i + 1] as string);
+    return {
+      id, seq: m.get('seq') ?? '', type: m.get('t') ?? '', error: m.get('error') ?? '',
+      deliveries: Number(m.get('deliveries') ?? 0), consumer: m.get('consumer') ?? '', at: m.get('at') ?? '', data: m.get('d') ?? '',
+    };
+  });
+}
+
+/** Summed lag (entries not yet delivered) and pending count of a group on one tenant stream. */
+export async function groupStats(r: RedisClient, tenantId: string, group: string): Promise<{ lag: number; pending: number } | null> {
+  const groups = (await r.xinfo('GROUPS', keys.events(tenantId))) as unknown[][];
+  for (const g of groups) {
+    const m = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) m.set(String(g[i]), g[i + 1]);
+    if (m.get('name') === group) return { lag: Number(m.get('lag') ?? 0), pending: Number(m.get('pending') ?? 0) };
+  }
+  return null;
+}
+
+/**
+ * Trims a tenant stream to its retention, never past what a consumer group has not finished:
+ * the cut is the oldest of (now - retention) and every group's oldest pending / last delivered id.
+ */
+export async function trimSafely(r: RedisClient, tenantId: string, retentionMs: number, maxLen: number): Promise<number> {
+  const key = keys.events(tenantId);
+  let cut = `${Date.now() - retentionMs}-0`;
+  const groups = (await r.xinfo('GROUPS', key)) as unknown[][];
+  const cmp = (a: string, b: string) => {
+    const [am, an] = a.split('-').map(BigInt) as [bigint, bigint];
+    const [bm, bn] = b.split('-').map(BigInt) as [bigint, bigint];
+    return am === bm ? (an < bn ? -1 : an > bn ? 1 : 0) : am < bm ? -1 : 1;
+  };
+  for (const g of groups) {
+    const m = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) m.set(String(g[i]), g[i + 1]);
+    const name = String(m.get('name'));
+    const lastDelivered = String(m.get('last-delivered-id') ?? '0-0');
+    if (cmp(lastDelivered, cut) < 0) cut = lastDelivered;
+    const summary = (await r.xpending(key, name)) as [number, string | null, string | null, unknown];
+    if (summary[1] && cmp(summary[1], cut) < 0) cut = summary[1];
+  }
+  let trimmed = Number(await r.xtrim(key, 'MINID', '~', cut));
+  // A length cap applies only below the safe cut: count what lies before it first.
+  const len = Number(await r.xlen(key));
+  if (len > maxLen) {
+    const excess = (await r.xrange(key, '-', `(${cut}`, 'COUNT', Math.min(len - maxLen, 100_000))) as RawEntry[];
+    const last = excess[excess.length - 1];
+    if (last) trimmed += Number(await r.xtrim(key, 'MINID', '~', last[0]));
+  }
+  return trimmed;
+}
