@@ -23,6 +23,7 @@ export const ERRORS = {
   // websocket-only codes (sent in `error` frames)
   unknown_type: 400,
   frame_too_large: 413,
+  not_implemented: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

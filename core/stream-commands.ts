@@ -2,7 +2,7 @@
 // core/keys.ts, replies are decoded into StreamEvent values here, and positions are typed Seqs.
 import type { RedisClient } from './redis.js';
 import { keys } from './keys.js';
-import { decodeEvent, encodeEvent, type NewEvent, type StreamEvent } from './events.js';
+import { decodeEvent, encodeEvent, EVENT_VERSION, type NewEvent, type StreamEvent } from './events.js';
 import type { Seq } from './seq.js';
 
 type RawEntry = [string, string[]];
@@ -191,4 +191,63 @@ export async function trimSafely(r: RedisClient, tenantId: string, retentionMs: 
     if (last) trimmed += Number(await r.xtrim(key, 'MINID', '~', last[0]));
   }
   return trimmed;
+}
+
+export interface StreamInfo {
+  /** Id of the last entry ever added (0-0 when the stream does not exist). */
+  lastGeneratedId: Seq;
+  /** Highest id removed by trimming or XDEL: positions at or after it lose nothing on replay. */
+  maxDeletedId: Seq;
+}
+
+function parseInfo(raw: unknown[] | null): StreamInfo {
+  const m = new Map<string, unknown>();
+  for (let i = 0; raw && i + 1 < raw.length; i += 2) m.set(String(raw[i]), raw[i + 1]);
+  return {
+    lastGeneratedId: String(m.get('last-generated-id') ?? '0-0') as Seq,
+    maxDeletedId: String(m.get('max-deleted-entry-id') ?? '0-0') as Seq,
+  };
+}
+
+/**
+ * Atomically reads a user's thread set and the stream position it is consistent with: the
+ * membership is exactly the one after the last entry at that position (MULTI on one slot).
+ */
+export async function membershipSnapshot(r: RedisClient, tenantId: string, userId: string): Promise<{ threads: string[]; info: StreamInfo }> {
+  const res = await r.multi().smembers(keys.userThreads(tenantId, userId)).xinfo('STREAM', keys.events(tenantId)).exec();
+  if (!res) throw new Error('membership snapshot transaction aborted');
+  const [[e1, threads], [e2, info]] = res as [[Error | null, string[]], [Error | null, unknown[]]];
+  if (e1) throw e1;
+  if (e2 && !/no such key/i.test(e2.message)) throw e2;
+  return { threads, info: parseInfo(e2 ? null : info) };
+}
+
+// KEYS[1] the group's dead-letter stream, KEYS[2] the tenant's event stream.
+// ARGV[1] the dead letter's id, ARGV[2] the schema version to write.
+// Returns the new entry id, or false when there is no such dead letter. One script so that two
+// operators replaying the same entry cannot append it twice.
+const REPLAY_DEAD_LETTER = `
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local f = e[1][2]
+local m = {}
+for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
+local out = {'t', m['t'] or '', 'v', ARGV[2], 'd', m['d'] or '{}'}
+for _, k in ipairs({'th', 'u', 'a'}) do
+  if m[k] and m[k] ~= '' then out[#out + 1] = k; out[#out + 1] = m[k] end
+end
+local id = redis.call('XADD', KEYS[2], '*', unpack(out))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
+`;
+
+/**
+ * Moves one dead letter back onto the tenant stream as a new event (so a new seq) with its routing
+ * fields, and deletes it from the dead-letter stream. Null when the dead letter does not exist.
+ */
+export async function replayDeadLetter(r: RedisClient, tenantId: string, group: string, id: string): Promise<Seq | null> {
+  const res = (await r.eval(REPLAY_DEAD_LETTER, 2, keys.deadLetters(tenantId, group), keys.events(tenantId), id, String(EVENT_VERSION))) as
+    | string
+    | null;
+  return (res ?? null) as Seq | null;
 }

@@ -1,0 +1,193 @@
+// A small JSON router over uWebSockets.js HTTP. It follows the uWS rules: everything needed from
+// `req` is copied before the first await, `onAborted` is registered before any async work, and
+// every write after an await is corked and skipped when the client went away.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
+import { AppError, errorBody, isDependencyError } from '../../core/errors.js';
+import type { Authenticator, Principal } from '../../core/auth.js';
+import { bearer } from '../../core/auth.js';
+import type { Logger } from '../../core/logger.js';
+import { metrics } from '../../core/metrics.js';
+
+export interface Request {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  params: string[];
+  headers: { authorization?: string; contentType?: string; origin?: string; signature?: string };
+  /** Parsed JSON body (routes with `body: true`). */
+  body: unknown;
+  /** Raw body bytes (routes with `body: 'raw'`). */
+  rawBody?: Buffer;
+  traceId: string;
+  principal?: Principal;
+}
+
+export interface Result {
+  status: number;
+  body?: unknown;
+  /** Pre-serialized body with its content type (metrics text, downloads). */
+  text?: { contentType: string; payload: string | Buffer };
+  headers?: Record<string, string>;
+}
+
+export interface RouteOptions {
+  /** Route label for metrics and logs. */
+  name: string;
+  /** Require a bearer token (default true). */
+  auth?: boolean;
+  /** Read the body: JSON (true) or raw bytes ('raw'). */
+  body?: boolean | 'raw';
+  /** Per-route body limit in bytes (default: the router's). */
+  maxBody?: number;
+}
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+export type Handler = (req: Request) => Promise<Result>;
+
+export interface RouterDeps {
+  app: TemplatedApp;
+  auth: Authenticator;
+  log: Logger;
+  maxBodyBytes: number;
+}
+
+function statusLine(status: number): string {
+  return `${status} ${http.STATUS_CODES[status] ?? ''}`;
+}
+
+function traceIdFrom(traceparent: string, requestId: string): string {
+  const m = /^[\da-f]{2}-([\da-f]{32})-/.exec(traceparent);
+  if (m?.[1]) return m[1];
+  if (/^[\w-]{8,64}$/.test(requestId)) return requestId;
+  return crypto.randomBytes(16).toString('hex');
+}
+
+export class Router {
+  constructor(private readonly deps: RouterDeps) {}
+
+  get(pattern: string, o: RouteOptions, h: Handler) { this.add('get', pattern, o, h); }
+  post(pattern: string, o: RouteOptions, h: Handler) { this.add('post', pattern, o, h); }
+  put(pattern: string, o: RouteOptions, h: Handler) { this.add('put', pattern, o, h); }
+  patch(pattern: string, o: RouteOptions, h: Handler) { this.add('patch', pattern, o, h); }
+  del(pattern: string, o: RouteOptions, h: Handler) { this.add('del', pattern, o, h); }
+
+  /** JSON 404 for every path no route matched. */
+  fallback(): void {
+    this.deps.app.any('/*', (res) => {
+      res.cork(() => {
+        res.writeStatus(statusLine(404)).writeHeader('content-type', 'application/json')
+          .end(errorBody('not_found', 'no such route'));
+      });
+    });
+  }
+
+  private add(method: Method, pattern: string, o: RouteOptions, handler: Handler): void {
+    const paramCount = pattern.split('/').filter((s) => s.startsWith(':')).length;
+    const httpMethod = method === 'del' ? 'DELETE' : method.toUpperCase();
+    this.deps.app[method](pattern, (res: UwsResponse, ureq: UwsRequest) => {
+      const started = process.hrtime.bigint();
+      const state = { aborted: false };
+      res.onAborted(() => { state.aborted = true; });
+      const params: string[] = [];
+      for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(ureq.getParameter(i) ?? ''));
+      const req: Request = {
+        method: httpMethod,
+        path: ureq.getUrl(),
+        query: new URLSearchParams(ureq.getQuery() ?? ''),
+        params,
+        headers: {
+          authorization: ureq.getHeader('authorization') || undefined,
+          contentType: ureq.getHeader('content-type') || undefined,
+          origin: ureq.getHeader('origin') || undefined,
+          signature: ureq.getHeader('x-chorus-signature') || undefined,
+        },
+        body: undefined,
+        traceId: traceIdFrom(ureq.getHeader('traceparent'), ureq.getHeader('x-request-id')),
+      };
+      const contentLength = Number(ureq.getHeader('content-length') || 0);
+      const finish = (r: Result) => this.respond(res, state, req, o, r, started);
+      if (!o.body) {
+        this.run(req, o, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
+        return;
+      }
+      const limit = o.maxBody ?? this.deps.maxBodyBytes;
+      if (contentLength > limit) {
+        finish(this.errorResult(new AppError('payload_too_large', `body exceeds ${limit} bytes`), req, o));
+        return;
+      }
+      if (o.body === true && !/^application\/(.+\+)?json\b/i.test(req.headers.contentType ?? '')) {
+        finish(this.errorResult(new AppError('unsupported_media_type', 'Content-Type must be application/json'), req, o));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      res.onData((chunk, isLast) => {
+        if (tooLarge) return;
+        size += chunk.byteLength;
+        if (size > limit) {
+          tooLarge = true;
+          finish(this.errorResult(new AppError('payload_too_large', `body exceeds ${limit} bytes`), req, o));
+          return;
+        }
+        chunks.push(Buffer.from(new Uint8Array(chunk))); // uWS reuses the chunk's memory: copy it
+        if (!isLast) return;
+        const buf = Buffer.concat(chunks);
+        if (o.body === 'raw') req.rawBody = buf;
+        else {
+          try {
+            req.body = buf.length ? JSON.parse(buf.toString('utf8')) : undefined;
+          } catch {
+            finish(this.errorResult(new AppError('invalid_json', 'body is not valid JSON'), req, o));
+            return;
+          }
+        }
+        this.run(req, o, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
+      });
+    });
+  }
+
+  private async run(req: Request, o: RouteOptions, handler: Handler): Promise<Result> {
+    if (o.auth !== false) req.principal = await this.deps.auth.verify(bearer(req.headers.authorization));
+    return handler(req);
+  }
+
+  private errorResult(err: unknown, req: Request, o: RouteOptions): Result {
+    const ctx = { trace_id: req.traceId, route: o.name, tenant_id: req.principal?.tenantId, user_id: req.principal?.userId };
+    if (err instanceof AppError) {
+      const headers: Record<string, string> = {};
+      if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
+      if (err.status === 401) headers['www-authenticate'] = 'Bearer';
+      return { status: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, headers };
+    }
+    if (isDependencyError(err)) {
+      this.deps.log.warn({ ...ctx, err }, 'dependency unavailable');
+      return { status: 503, body: { error: { code: 'dependency_unavailable', message: 'a dependency is unavailable, retry later' } }, headers: { 'retry-after': '1' } };
+    }
+    this.deps.log.error({ ...ctx, err }, 'request failed');
+    return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+  }
+
+  private respond(res: UwsResponse, state: { aborted: boolean; done?: boolean }, req: Request, o: RouteOptions, r: Result, started: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.httpRequests.inc({ route: o.name, method: req.method, status: String(r.status) });
+    metrics.httpDuration.observe({ route: o.name, method: req.method }, seconds);
+    if (state.aborted || state.done) return;
+    state.done = true;
+    res.cork(() => {
+      res.writeStatus(statusLine(r.status));
+      res.writeHeader('x-trace-id', req.traceId);
+      for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+      if (r.text) {
+        res.writeHeader('content-type', r.text.contentType);
+        res.end(r.text.payload);
+      } else if (r.body !== undefined) {
+        res.writeHeader('content-type', 'application/json');
+        // After a 413 the rest of the body may still be in flight: close rather than parse it as a request.
+        res.end(JSON.stringify(r.body), r.status === 413);
+      } else res.end();
+    });
+  }
+}

@@ -1,0 +1,32 @@
+// Gateway role entrypoint: `node dist/gateway/main.js`. Refuses to start without native uWS.
+import { loadConfig } from '../config/index.js';
+import { createLogger } from '../core/logger.js';
+import { startGateway } from './server.js';
+
+const config = loadConfig();
+const log = createLogger({ level: config.logLevel, role: 'gateway' });
+
+process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+try {
+  const gw = await startGateway(config, log);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      if (signal === 'SIGTERM') await gw.drain();
+      await gw.close();
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+} catch (err) {
+  log.fatal({ err }, 'gateway failed to start');
+  process.exit(1);
+}

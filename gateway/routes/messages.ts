@@ -1,0 +1,48 @@
+// Messages: post, edit, delete, and the thread timeline (contract section 2, Messages).
+import type { Router } from '../http/router.js';
+import type { RouteContext } from './context.js';
+import { parseBody } from '../../ingest/validate.js';
+import { EditMessage, PostMessage } from '../../ingest/schemas.js';
+import { deleteMessage, editMessage, postMessage } from '../../ingest/messages.js';
+import { getThread } from '../../ingest/threads.js';
+import { readTimeline } from '../../projections/timeline.js';
+import { AppError } from '../../core/errors.js';
+import { pathId } from './threads.js';
+
+export function parseLimit(v: string | null): number | undefined {
+  if (v === null || v === '') return undefined;
+  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new AppError('invalid_request', 'limit: must be a positive integer');
+  return Number(v);
+}
+
+export function messageRoutes(r: Router, ctx: RouteContext): void {
+  r.post('/api/messages', { name: 'messages_post', body: true }, async (req) => {
+    const p = req.principal!;
+    const input = parseBody(PostMessage, req.body, p);
+    const { message } = await postMessage(ctx.redis, ctx.config, p, input, req.traceId);
+    return { status: 202, body: { message } };
+  });
+
+  r.patch('/api/messages/:messageId', { name: 'messages_edit', body: true }, async (req) => {
+    const p = req.principal!;
+    const { body } = parseBody(EditMessage, req.body, p);
+    const { message } = await editMessage(ctx.redis, ctx.sql, p, pathId(req.params[0], 'messageId'), body, req.traceId);
+    return { status: 202, body: { message } };
+  });
+
+  r.del('/api/messages/:messageId', { name: 'messages_delete' }, async (req) => {
+    await deleteMessage(ctx.redis, ctx.sql, req.principal!, pathId(req.params[0], 'messageId'), req.traceId);
+    return { status: 202, body: { deleted: true } };
+  });
+
+  r.get('/api/threads/:threadId/messages', { name: 'timeline' }, async (req) => {
+    const p = req.principal!;
+    const threadId = pathId(req.params[0], 'threadId');
+    await getThread(ctx.redis, p, threadId); // 404 / 403 before any read
+    const page = await readTimeline(ctx.sql, p.tenantId, threadId, {
+      limit: parseLimit(req.query.get('limit')),
+      cursor: req.query.get('cursor') ?? undefined,
+    });
+    return { status: 200, body: page };
+  });
+}

@@ -1,0 +1,84 @@
+// Builds one gateway: uWS app with the HTTP API and /ws on one port, the fanout hub, and drain.
+import type { us_listen_socket } from 'uWebSockets.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import { createRedis, type RedisClient } from '../core/redis.js';
+import { createSql, type Sql } from '../core/db.js';
+import { createAuthenticator } from '../core/auth.js';
+import { FRAME, controlFrame } from '../core/events.js';
+import { sleep } from '../core/backoff.js';
+import { loadNativeUws } from './uws.js';
+import { Router } from './http/router.js';
+import { Hub } from './ws/hub.js';
+import { registerWs } from './ws/socket.js';
+import { systemRoutes } from './routes/system.js';
+import { threadRoutes } from './routes/threads.js';
+import { messageRoutes } from './routes/messages.js';
+
+export interface Gateway {
+  port: number;
+  redis: RedisClient;
+  sql: Sql;
+  hub: Hub;
+  /** Stop accepting, ask every client to reconnect, close sockets spread over the drain window. */
+  drain(windowMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const uws = loadNativeUws();
+  const redis = createRedis(config, { name: 'gateway' });
+  redis.on('error', (err) => log.warn({ err }, 'redis error'));
+  const sql = createSql(config, { app: 'chorus-gateway' });
+  const auth = await createAuthenticator(config);
+  const app = uws.App();
+  const hub = new Hub(config, redis, log);
+  let accepting = true;
+
+  const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes });
+  const ctx = { config, redis, sql, auth, log };
+  systemRoutes(router, ctx);
+  threadRoutes(router, ctx);
+  messageRoutes(router, ctx);
+  registerWs({ uws, app, config, auth, hub, log, accepting: () => accepting });
+  router.fallback();
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  let listening = true;
+  const port = uws.us_socket_local_port(listenSocket);
+  hub.start();
+  log.info({ host: config.host, port }, 'gateway listening');
+
+  const stopListening = () => {
+    if (listening) uws.us_listen_socket_close(listenSocket);
+    listening = false;
+  };
+
+  return {
+    port, redis, sql, hub,
+    async drain(windowMs = config.gateway.drainWindowMs) {
+      accepting = false;
+      stopListening();
+      const conns = [...hub.allConnections()];
+      log.info({ connections: conns.length, window_ms: windowMs }, 'draining');
+      const frame = controlFrame(FRAME.reconnect, { reason: 'draining' });
+      for (const c of conns) if (!c.closed) c.ws.cork(() => c.write(frame, 'critical'));
+      // Spread closes so that clients do not all reconnect to the other gateways in the same instant.
+      const step = conns.length ? windowMs / conns.length : 0;
+      for (const c of conns) {
+        if (!c.closed) c.close(1001, 'server draining: reconnect with lastSeq');
+        if (step >= 1) await sleep(step);
+      }
+    },
+    async close() {
+      accepting = false;
+      stopListening();
+      for (const c of [...hub.allConnections()]) c.close(1001, 'server shutting down');
+      await hub.stop();
+      redis.disconnect();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

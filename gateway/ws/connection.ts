@@ -1,0 +1,110 @@
+// One websocket connection: its identity, the threads it may see, its stream cursor and the
+// priority-aware, backpressure-bounded writer. uWS owns the socket buffer; we decide what enters it.
+import type { WebSocket } from 'uWebSockets.js';
+import type { Priority, StreamEvent } from '../../core/events.js';
+import type { Seq } from '../../core/seq.js';
+import { metrics } from '../../core/metrics.js';
+import type { Logger } from '../../core/logger.js';
+
+export interface SocketData {
+  conn?: Connection;
+  principal: { tenantId: string; userId: string; admin: boolean };
+  lastSeq: Seq | null;
+  connectionId: string;
+}
+
+export interface BufferLimits {
+  /** Above this many buffered bytes, best-effort frames are dropped (important ones above twice it). */
+  soft: number;
+  /** A critical frame that would take the buffer past this closes the connection with 4008. */
+  hard: number;
+}
+
+export const CLOSE_SLOW_CONSUMER = 4008;
+
+export type ConnState = 'opening' | 'live' | 'closed';
+
+export class Connection {
+  state: ConnState = 'opening';
+  /** Threads the user participates in, as of `cursor`. */
+  threads = new Set<string>();
+  /** The last stream position this connection has been brought up to. */
+  cursor: Seq = '0-0' as Seq;
+  /** Live events that arrived while the connection was still replaying. */
+  pending: StreamEvent[] = [];
+  /** Frames collected during one dispatch round, written under one cork. */
+  private outbox: { frame: string; priority: Priority; at: number }[] = [];
+  badFrames: number[] = [];
+
+  constructor(
+    readonly ws: WebSocket<SocketData>,
+    readonly id: string,
+    readonly tenantId: string,
+    readonly userId: string,
+    private readonly limits: BufferLimits,
+    private readonly log: Logger,
+  ) {}
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  queue(frame: string, priority: Priority, acceptedAtMs = 0): void {
+    if (this.state !== 'closed') this.outbox.push({ frame, priority, at: acceptedAtMs });
+  }
+
+  /** Writes the queued frames under one cork. */
+  flush(): void {
+    if (this.state === 'closed' || !this.outbox.length) return;
+    const out = this.outbox;
+    this.outbox = [];
+    this.ws.cork(() => {
+      for (const f of out) if (!this.write(f.frame, f.priority, f.at)) break;
+    });
+  }
+
+  /** Sends one frame now (corked by the caller when outside a uWS handler). */
+  write(frame: string, priority: Priority, acceptedAtMs = 0): boolean {
+    if (this.state === 'closed') return false;
+    const buffered = this.ws.getBufferedAmount();
+    if (priority === 'best_effort' && buffered > this.limits.soft) return this.drop(priority, 'queue_overflow');
+    if (priority === 'important' && buffered > this.limits.soft * 2) return this.drop(priority, 'queue_overflow');
+    if (priority === 'critical' && buffered + frame.length > this.limits.hard) {
+      // Never drop a critical event: close, and the client resumes from its last seq losing nothing.
+      this.log.warn({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, buffered, reason: 'queue_overflow' },
+        'slow consumer: closing with 4008');
+      this.close(CLOSE_SLOW_CONSUMER, 'slow consumer: resume with lastSeq');
+      return false;
+    }
+    this.ws.send(frame, false);
+    metrics.wsEventsSent.inc({ priority });
+    if (acceptedAtMs) metrics.fanoutLatency.observe({ priority }, Math.max(0, Date.now() - acceptedAtMs) / 1000);
+    return true;
+  }
+
+  private drop(priority: Priority, reason: string): boolean {
+    metrics.wsEventsDropped.inc({ priority, reason });
+    this.log.debug({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, priority, reason }, 'event dropped');
+    return true; // the connection stays usable; later (critical) frames still go out
+  }
+
+  /** The peer closed or uWS closed the socket: never touch `ws` again. */
+  markClosed(): void {
+    this.state = 'closed';
+    this.outbox = [];
+    this.pending = [];
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.outbox = [];
+    this.pending = [];
+    try {
+      this.ws.end(code, reason);
+    } catch (err) {
+      // The socket may already be gone (closed by the peer in the same tick): nothing left to do.
+      this.log.debug({ err, connection_id: this.id }, 'end on a closed socket');
+    }
+  }
+}

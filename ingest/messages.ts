@@ -1,0 +1,152 @@
+// Message writes: post (idempotent on clientMessageId), edit (sender only), soft delete (sender or
+// admin). A 202 is answered only after the XADD returned, and Redis runs with appendfsync always:
+// the message is durable from then on.
+import type { RedisClient } from '../core/redis.js';
+import type { Sql } from '../core/db.js';
+import { withTenant } from '../core/db.js';
+import type { Principal } from '../core/auth.js';
+import type { Config } from '../config/index.js';
+import { keys } from '../core/keys.js';
+import { EVENT, createdAtOf, encodeEvent } from '../core/events.js';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { metrics } from '../core/metrics.js';
+import type { Seq } from '../core/seq.js';
+import { runScript } from './scripts.js';
+import { registerTenant } from './tenants.js';
+
+export interface Message {
+  id: string;
+  threadId: string;
+  senderId: string;
+  body: string;
+  createdAt: string;
+  seq: string;
+  clientMessageId?: string;
+  mentions: string[];
+  attachmentIds: string[];
+  editedAt?: string;
+}
+
+/** The message as stored in the stream entry: everything but seq and createdAt (derived from the id). */
+type MessageData = Omit<Message, 'seq' | 'createdAt' | 'editedAt'>;
+
+function toMessage(data: MessageData, seq: string): Message {
+  return { ...data, seq, createdAt: createdAtOf(seq as Seq) };
+}
+
+export async function postMessage(
+  r: RedisClient, config: Config, p: Principal,
+  input: { threadId: string; body: string; clientMessageId?: string; mentions?: string[]; attachmentIds?: string[] },
+  traceId?: string,
+): Promise<{ message: Message; duplicate: boolean }> {
+  if (input.attachmentIds?.length) {
+    // No attachment can be `ready` until the attachment pipeline exists; never accept a reference
+    // to something that was not scanned.
+    throw new AppError('invalid_request', `attachmentIds: attachment ${input.attachmentIds[0]} is not ready`);
+  }
+  await registerTenant(r, p.tenantId);
+  const data: MessageData = {
+    id: newId('m'),
+    threadId: input.threadId,
+    senderId: p.userId,
+    body: input.body,
+    ...(input.clientMessageId ? { clientMessageId: input.clientMessageId } : {}),
+    mentions: [...new Set(input.mentions ?? [])],
+    attachmentIds: input.attachmentIds ?? [],
+  };
+  const json = JSON.stringify(data);
+  const fields = encodeEvent({ type: EVENT.messageCreated, data, threadId: input.threadId, actor: p.userId, traceId });
+  const k = [keys.events(p.tenantId), keys.thread(p.tenantId, input.threadId),
+    keys.threadMembers(p.tenantId, input.threadId), keys.message(p.tenantId, data.id)];
+  if (input.clientMessageId) k.push(keys.idempotency(p.tenantId, p.userId, input.clientMessageId));
+  const res = await runScript(r, 'post-message', k,
+    [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, fields.length, ...fields]);
+  if (res === -1) throw new AppError('not_found', 'thread not found');
+  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
+  const [status, value] = res as [string, string];
+  if (status === 'dup') {
+    const nl = value.indexOf('\n');
+    return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageData, value.slice(0, nl)), duplicate: true };
+  }
+  metrics.streamAppends.inc({ event_type: EVENT.messageCreated });
+  return { message: toMessage(data, value), duplicate: false };
+}
+
+interface StoredMessage {
+  data: MessageData;
+  seq: string;
+  deleted: boolean;
+}
+
+/** Recent messages come from the Redis meta hash; older ones from Postgres. */
+async function loadMessage(r: RedisClient, sql: Sql, tenantId: string, messageId: string): Promise<StoredMessage | null> {
+  const meta = await r.hgetall(keys.message(tenantId, messageId));
+  if (meta && meta['data'] && meta['seq']) {
+    return { data: JSON.parse(meta['data']) as MessageData, seq: meta['seq'], deleted: meta['deleted'] === '1' };
+  }
+  const rows = await withTenant(sql, tenantId, (tx) => tx<{
+    id: string; thread_id: string; sender_id: string; body: string; client_message_id: string | null;
+    mentions: string[]; attachment_ids: string[]; seq: string; deleted_at: Date | null;
+  }[]>`
+    select id, thread_id, sender_id, body, client_message_id, mentions, attachment_ids, seq, deleted_at
+    from messages where tenant_id = ${tenantId} and id = ${messageId}`);
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    data: {
+      id: row.id, threadId: row.thread_id, senderId: row.sender_id, body: row.body,
+      ...(row.client_message_id ? { clientMessageId: row.client_message_id } : {}),
+      mentions: row.mentions, attachmentIds: row.attachment_ids,
+    },
+    seq: row.seq,
+    deleted: row.deleted_at !== null,
+  };
+}
+
+export async function editMessage(
+  r: RedisClient, sql: Sql, p: Principal, messageId: string, body: string, traceId?: string,
+): Promise<{ message: Message; seq: Seq }> {
+  const stored = await loadMessage(r, sql, p.tenantId, messageId);
+  if (!stored) throw new AppError('not_found', 'message not found');
+  if (stored.deleted) throw new AppError('message_deleted', 'message was deleted');
+  if (stored.data.senderId !== p.userId) throw new AppError('forbidden', 'only the sender may edit a message');
+  const newData: MessageData = { ...stored.data, body };
+  // editedAt is the edit's own acceptance time; the event carries the whole message so that
+  // consumers never need the original entry (it may be trimmed or processed out of order).
+  const editedAt = new Date().toISOString();
+  const message: Message = { ...toMessage(newData, stored.seq), editedAt };
+  const fields = encodeEvent({
+    type: EVENT.messageUpdated, data: { ...message }, threadId: stored.data.threadId, actor: p.userId, traceId,
+  });
+  const res = await runScript(r, 'change-message',
+    [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
+    [p.userId, '1', 'edit', JSON.stringify(newData), fields.length, ...fields]);
+  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
+  if (res === -4) throw new AppError('message_deleted', 'message was deleted');
+  metrics.streamAppends.inc({ event_type: EVENT.messageUpdated });
+  return { message, seq: res as Seq };
+}
+
+export async function deleteMessage(
+  r: RedisClient, sql: Sql, p: Principal, messageId: string, traceId?: string,
+): Promise<{ seq: Seq | null }> {
+  const stored = await loadMessage(r, sql, p.tenantId, messageId);
+  if (!stored) throw new AppError('not_found', 'message not found');
+  if (stored.data.senderId !== p.userId && !p.admin) {
+    throw new AppError('forbidden', 'only the sender or an admin may delete a message');
+  }
+  if (stored.deleted) return { seq: null }; // deleting twice is the same soft delete: idempotent 202
+  const data = {
+    id: messageId, threadId: stored.data.threadId, senderId: stored.data.senderId,
+    createdAt: createdAtOf(stored.seq as Seq), seq: stored.seq, deletedBy: p.userId,
+  };
+  const fields = encodeEvent({ type: EVENT.messageDeleted, data, threadId: stored.data.threadId, actor: p.userId, traceId });
+  const res = await runScript(r, 'change-message',
+    [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
+    [p.userId, p.admin ? '0' : '1', 'delete', '', fields.length, ...fields]);
+  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
+  if (res === -4) return { seq: null };
+  metrics.streamAppends.inc({ event_type: EVENT.messageDeleted });
+  return { seq: res as Seq };
+}
