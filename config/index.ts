@@ -56,6 +56,24 @@ const EnvSchema = z.object({
   CHORUS_REPLAY_MAX_EVENTS: int(50_000),
   CHORUS_DRAIN_WINDOW_MS: int(5_000),
   CHORUS_ALLOWED_ORIGINS: z.string().default('*'),
+  CHORUS_MAX_CONN_PER_USER: int(50),
+  CHORUS_MAX_CONN_PER_TENANT: int(20_000),
+  CHORUS_WS_FRAMES_PER_S: int(50),
+  CHORUS_WS_FRAMES_BURST: int(100),
+
+  // rate limits (token buckets in Redis, shared by all gateways; rate 0 disables)
+  CHORUS_RATE_MSG_USER_PER_S: int(20),
+  CHORUS_RATE_MSG_USER_BURST: int(40),
+  CHORUS_RATE_MSG_TENANT_PER_S: int(1000),
+  CHORUS_RATE_MSG_TENANT_BURST: int(2000),
+  CHORUS_RATE_EMIT_USER_PER_S: int(5),
+  CHORUS_RATE_EMIT_USER_BURST: int(10),
+  CHORUS_RATE_EMIT_TENANT_PER_S: int(500),
+  CHORUS_RATE_EMIT_TENANT_BURST: int(1000),
+
+  // typing indicators: on by default; switched off for a while when the fanout budget is exceeded
+  CHORUS_TYPING_ENABLED: bool.optional(),
+  CHORUS_TYPING_BUDGET_PER_S: int(5000),
 });
 
 export interface Config {
@@ -99,6 +117,19 @@ export interface Config {
     replayMaxEvents: number;
     drainWindowMs: number;
     allowedOrigins: string[] | '*';
+    maxConnPerUser: number;
+    maxConnPerTenant: number;
+    /** Per-connection frame bucket (local): over it frames get `rate_limited`, a flood closes 1008. */
+    framesPerS: number;
+    framesBurst: number;
+    typingEnabled: boolean;
+    typingBudgetPerS: number;
+  };
+  rateLimits: {
+    messageUser: { rate: number; burst: number };
+    messageTenant: { rate: number; burst: number };
+    emitUser: { rate: number; burst: number };
+    emitTenant: { rate: number; burst: number };
   };
 }
 
@@ -184,6 +215,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       replayMaxEvents: e.CHORUS_REPLAY_MAX_EVENTS,
       drainWindowMs: e.CHORUS_DRAIN_WINDOW_MS,
       allowedOrigins: origins === '*' ? '*' : origins.split(',').map((s) => s.trim()).filter(Boolean),
+      maxConnPerUser: e.CHORUS_MAX_CONN_PER_USER,
+      maxConnPerTenant: e.CHORUS_MAX_CONN_PER_TENANT,
+      framesPerS: e.CHORUS_WS_FRAMES_PER_S,
+      framesBurst: Math.max(1, e.CHORUS_WS_FRAMES_BURST),
+      typingEnabled: e.CHORUS_TYPING_ENABLED ?? true,
+      typingBudgetPerS: e.CHORUS_TYPING_BUDGET_PER_S,
+    },
+    rateLimits: {
+      messageUser: { rate: e.CHORUS_RATE_MSG_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_USER_BURST) },
+      messageTenant: { rate: e.CHORUS_RATE_MSG_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_TENANT_BURST) },
+      emitUser: { rate: e.CHORUS_RATE_EMIT_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_USER_BURST) },
+      emitTenant: { rate: e.CHORUS_RATE_EMIT_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_TENANT_BURST) },
     },
   };
 }

@@ -24,6 +24,7 @@ export const ERRORS = {
   unknown_type: 400,
   frame_too_large: 413,
   not_implemented: 501,
+  feature_disabled: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -21,4 +21,13 @@ export const keys = {
   tenants: () => 'chorus:tenants',
   /** Pub/sub channel announcing a tenant's first write, so consumers need not wait for their poll. */
   tenantsChannel: () => 'chorus:tenants:new',
+  /** Pub/sub channel of a tenant's typing indicators (best-effort: never in the stream). */
+  typingChannel: (t: string) => `chorus:{${t}}:typing`,
+  /** Runtime feature flags (hash: flag -> '1'/'0'), e.g. `typing`; set with `npm run chorus -- flag`. */
+  flags: () => 'chorus:flags',
+} as const;
+
+/** Rate-limit buckets: `scope` names what is limited (e.g. msg:user, msg:tenant, ws:user). */
+export const rateKeys = {
+  bucket: (t: string, scope: string, id: string) => `chorus:{${t}}:rl:${scope}:${id}`,
 } as const;

@@ -11,6 +11,8 @@ import { loadNativeUws } from './uws.js';
 import { Router } from './http/router.js';
 import { Hub } from './ws/hub.js';
 import { registerWs } from './ws/socket.js';
+import { Typing } from './ws/typing.js';
+import { Flags } from '../core/flags.js';
 import { systemRoutes } from './routes/system.js';
 import { threadRoutes } from './routes/threads.js';
 import { messageRoutes } from './routes/messages.js';
@@ -33,6 +35,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const auth = await createAuthenticator(config);
   const app = uws.App();
   const hub = new Hub(config, redis, log);
+  const flags = new Flags(redis, { typing: config.gateway.typingEnabled }, log);
+  flags.start();
+  const typing = new Typing(config, redis, hub, flags, log);
+  hub.onTenantChange = (tenantId, hosted) => typing.tenantHosted(tenantId, hosted);
   let accepting = true;
 
   const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes });
@@ -40,7 +46,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   systemRoutes(router, ctx);
   threadRoutes(router, ctx);
   messageRoutes(router, ctx);
-  registerWs({ uws, app, config, auth, hub, log, accepting: () => accepting });
+  registerWs({ uws, app, config, auth, hub, typing, redis, log, accepting: () => accepting });
   router.fallback();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -77,6 +83,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       stopListening();
       for (const c of [...hub.allConnections()]) c.close(1001, 'server shutting down');
       await hub.stop();
+      typing.close();
+      flags.stop();
       redis.disconnect();
       await sql.end({ timeout: 5 });
     },

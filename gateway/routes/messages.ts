@@ -8,6 +8,8 @@ import { getThread } from '../../ingest/threads.js';
 import { readTimeline } from '../../projections/timeline.js';
 import { AppError } from '../../core/errors.js';
 import { pathId } from './threads.js';
+import { enforce } from '../../core/rate-limit.js';
+import type { Principal } from '../../core/auth.js';
 
 export function parseLimit(v: string | null): number | undefined {
   if (v === null || v === '') return undefined;
@@ -16,9 +18,13 @@ export function parseLimit(v: string | null): number | undefined {
 }
 
 export function messageRoutes(r: Router, ctx: RouteContext): void {
+  const limit = (p: Principal) =>
+    enforce(ctx.redis, p.tenantId, p.userId, 'msg', ctx.config.rateLimits.messageUser, ctx.config.rateLimits.messageTenant);
+
   r.post('/api/messages', { name: 'messages_post', body: true }, async (req) => {
     const p = req.principal!;
     const input = parseBody(PostMessage, req.body, p);
+    await limit(p);
     const { message } = await postMessage(ctx.redis, ctx.config, p, input, req.traceId);
     return { status: 202, body: { message } };
   });
@@ -26,11 +32,13 @@ export function messageRoutes(r: Router, ctx: RouteContext): void {
   r.patch('/api/messages/:messageId', { name: 'messages_edit', body: true }, async (req) => {
     const p = req.principal!;
     const { body } = parseBody(EditMessage, req.body, p);
+    await limit(p);
     const { message } = await editMessage(ctx.redis, ctx.sql, p, pathId(req.params[0], 'messageId'), body, req.traceId);
     return { status: 202, body: { message } };
   });
 
   r.del('/api/messages/:messageId', { name: 'messages_delete' }, async (req) => {
+    await limit(req.principal!);
     await deleteMessage(ctx.redis, ctx.sql, req.principal!, pathId(req.params[0], 'messageId'), req.traceId);
     return { status: 202, body: { deleted: true } };
   });

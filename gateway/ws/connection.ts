@@ -34,7 +34,11 @@ export class Connection {
   pending: StreamEvent[] = [];
   /** Frames collected during one dispatch round, written under one cork. */
   private outbox: { frame: string; priority: Priority; at: number }[] = [];
+  /** Times of recent bad or rate-limited frames (flood detection). */
   badFrames: number[] = [];
+  /** Local token bucket of client frames. */
+  private frameTokens = -1;
+  private frameTs = 0;
 
   constructor(
     readonly ws: WebSocket<SocketData>,
@@ -86,6 +90,18 @@ export class Connection {
     metrics.wsEventsDropped.inc({ priority, reason });
     this.log.debug({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, priority, reason }, 'event dropped');
     return true; // the connection stays usable; later (critical) frames still go out
+  }
+
+  /** Takes one token from the connection's frame bucket; false when the client sends too fast. */
+  takeFrameToken(ratePerS: number, burst: number): boolean {
+    if (ratePerS <= 0) return true;
+    const now = Date.now();
+    if (this.frameTokens < 0) this.frameTokens = burst;
+    else this.frameTokens = Math.min(burst, this.frameTokens + ((now - this.frameTs) * ratePerS) / 1000);
+    this.frameTs = now;
+    if (this.frameTokens < 1) return false;
+    this.frameTokens -= 1;
+    return true;
   }
 
   /** The peer closed or uWS closed the socket: never touch `ws` again. */

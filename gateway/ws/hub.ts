@@ -44,6 +44,8 @@ export class Hub {
   private running = false;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
+  /** Called when the first connection of a tenant arrives and when its last one leaves. */
+  onTenantChange: ((tenantId: string, hosted: boolean) => void) | null = null;
 
   constructor(
     private readonly config: Config,
@@ -75,6 +77,20 @@ export class Hub {
     let n = 0;
     for (const t of this.tenants.values()) n += t.connections;
     return n;
+  }
+
+  /** Live connections of a thread's participants (for best-effort events such as typing). */
+  threadConnections(tenantId: string, threadId: string): Iterable<Connection> {
+    return this.tenants.get(tenantId)?.byThread.get(threadId) ?? [];
+  }
+
+  /** Connections of one user / of one tenant on this gateway (for connection caps). */
+  userConnectionCount(tenantId: string, userId: string): number {
+    return this.tenants.get(tenantId)?.byUser.get(userId)?.size ?? 0;
+  }
+
+  tenantConnectionCount(tenantId: string): number {
+    return this.tenants.get(tenantId)?.connections ?? 0;
   }
 
   /** Every connection (for drain). */
@@ -170,6 +186,7 @@ export class Hub {
     if (t.connections <= 0) {
       this.tenants.delete(conn.tenantId);
       this.interruptTail();
+      this.onTenantChange?.(conn.tenantId, false);
     }
   }
 
@@ -192,6 +209,7 @@ export class Hub {
     if (!t) {
       t = { position: null, byThread: new Map(), byUser: new Map(), opening: new Set(), connections: 0 };
       this.tenants.set(id, t);
+      this.onTenantChange?.(id, true);
     }
     return t;
   }

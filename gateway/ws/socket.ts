@@ -8,13 +8,16 @@ import type { Config } from '../../config/index.js';
 import type { Authenticator } from '../../core/auth.js';
 import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
+import type { RedisClient } from '../../core/redis.js';
 import { AppError, errorBody } from '../../core/errors.js';
 import { FRAME, controlFrame } from '../../core/events.js';
 import { parseSeq, seqMillis } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
 import { Connection, type SocketData } from './connection.js';
 import type { Hub } from './hub.js';
-import { parseClientFrame } from './client-frames.js';
+import { parseClientFrame, type ClientFrame } from './client-frames.js';
+import type { Typing } from './typing.js';
+import { take } from '../../core/rate-limit.js';
 
 const BAD_FRAME_WINDOW_MS = 10_000;
 const BAD_FRAME_LIMIT = 10;
@@ -25,6 +28,8 @@ export interface WsDeps {
   config: Config;
   auth: Authenticator;
   hub: Hub;
+  typing: Typing;
+  redis: RedisClient;
   log: Logger;
   /** False while draining: new upgrades are refused with 503. */
   accepting: () => boolean;
@@ -42,6 +47,50 @@ function reject(res: UWS.HttpResponse, state: { aborted: boolean }, status: numb
 export function registerWs(d: WsDeps): void {
   const { config, log } = d;
   const gw = config.gateway;
+
+  /** Answers a bad or refused frame with `error`; a flood of them closes this one connection. */
+  const refuse = (conn: Connection, code: string, message: string) => {
+    metrics.wsBadFrames.inc({ code });
+    conn.write(controlFrame(FRAME.error, { code, message }), 'critical');
+    const now = Date.now();
+    conn.badFrames = conn.badFrames.filter((t) => now - t < BAD_FRAME_WINDOW_MS);
+    conn.badFrames.push(now);
+    if (conn.badFrames.length > BAD_FRAME_LIMIT) {
+      log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, reason: 'rate_limited', code }, 'frame flood: closing connection');
+      conn.close(code === 'frame_too_large' ? 1009 : 1008, 'too many bad frames');
+    }
+  };
+
+  /** Frames that may await (Redis); writes after the await are corked. */
+  const handleFrame = async (conn: Connection, f: ClientFrame): Promise<void> => {
+    const reply = (code: string, message: string) => {
+      if (!conn.closed) conn.ws.cork(() => refuse(conn, code, message));
+    };
+    switch (f.type) {
+      case 'ping':
+        conn.write(controlFrame(FRAME.pong, {}), 'critical');
+        return;
+      case 'ack':
+        metrics.ackLatency.observe(Math.max(0, Date.now() - seqMillis(f.seq)) / 1000);
+        return;
+      case 'typing': {
+        if (!conn.threads.has(f.threadId)) return refuse(conn, 'not_participant', 'not a participant of this thread');
+        if (!d.typing.enabled()) return refuse(conn, 'feature_disabled', 'typing indicators are switched off');
+        const [u, t] = await Promise.all([
+          take(d.redis, conn.tenantId, 'emit:user', conn.userId, config.rateLimits.emitUser),
+          take(d.redis, conn.tenantId, 'emit:tenant', '_', config.rateLimits.emitTenant),
+        ]);
+        if (!u.allowed || !t.allowed) {
+          metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'rate_limited' });
+          return reply('rate_limited', 'typing rate exceeded');
+        }
+        await d.typing.publish(conn.tenantId, f.threadId, conn.userId);
+        return;
+      }
+      default:
+        return refuse(conn, 'not_implemented', `${f.type} is not available yet`);
+    }
+  };
   const uwsHardCap = Math.max(gw.maxPayload * 4, 64 * 1024);
   d.app.ws<SocketData>('/ws', {
     compression: d.uws.DISABLED,
@@ -78,6 +127,14 @@ export function registerWs(d: WsDeps): void {
       d.auth.verify(token).then(
         (principal) => {
           if (state.aborted) return;
+          if (d.hub.userConnectionCount(principal.tenantId, principal.userId) >= gw.maxConnPerUser) {
+            metrics.wsConnects.inc({ outcome: 'user_cap' });
+            return reject(res, state, 429, 'too_many_connections', `at most ${gw.maxConnPerUser} connections per user`);
+          }
+          if (d.hub.tenantConnectionCount(principal.tenantId) >= gw.maxConnPerTenant) {
+            metrics.wsConnects.inc({ outcome: 'tenant_cap' });
+            return reject(res, state, 429, 'too_many_connections', `at most ${gw.maxConnPerTenant} connections per tenant on this gateway`);
+          }
           res.cork(() => {
             res.upgrade<SocketData>(
               { principal, lastSeq, connectionId: `c_${crypto.randomBytes(9).toString('base64url')}` },
@@ -107,32 +164,17 @@ export function registerWs(d: WsDeps): void {
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
       const conn = ws.getUserData().conn;
       if (!conn || conn.closed) return;
-      const bytes = message.byteLength;
+      if (!conn.takeFrameToken(gw.framesPerS, gw.framesBurst)) {
+        return refuse(conn, 'rate_limited', 'too many frames, slow down');
+      }
       const parsed = isBinary
         ? { code: 'invalid_request' as const, message: 'binary frames are not supported' }
-        : parseClientFrame(Buffer.from(message).toString('utf8'), gw.maxPayload, bytes);
-      if ('code' in parsed) {
-        metrics.wsBadFrames.inc({ code: parsed.code });
-        conn.write(controlFrame(FRAME.error, { code: parsed.code, message: parsed.message }), 'critical');
-        const now = Date.now();
-        conn.badFrames = conn.badFrames.filter((t) => now - t < BAD_FRAME_WINDOW_MS);
-        conn.badFrames.push(now);
-        if (conn.badFrames.length > BAD_FRAME_LIMIT) {
-          log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, reason: 'bad_frame_flood' }, 'closing connection');
-          conn.close(parsed.code === 'frame_too_large' ? 1009 : 1008, 'too many bad frames');
-        }
-        return;
-      }
-      switch (parsed.type) {
-        case 'ping':
-          conn.write(controlFrame(FRAME.pong, {}), 'critical');
-          return;
-        case 'ack':
-          metrics.ackLatency.observe(Math.max(0, Date.now() - seqMillis(parsed.seq)) / 1000);
-          return;
-        default:
-          conn.write(controlFrame(FRAME.error, { code: 'not_implemented', message: `${parsed.type} is not available yet` }), 'critical');
-      }
+        : parseClientFrame(Buffer.from(message).toString('utf8'), gw.maxPayload, message.byteLength);
+      if ('code' in parsed) return refuse(conn, parsed.code, parsed.message);
+      handleFrame(conn, parsed).catch((err) => {
+        log.warn({ err, connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, frame: parsed.type }, 'frame handling failed');
+        if (!conn.closed) conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'try again' }), 'critical'));
+      });
     },
 
     close: (ws: WebSocket<SocketData>) => {
