@@ -132,6 +132,21 @@ export function publicData(e: StreamEvent): string {
   return e.data;
 }
 
+/**
+ * Events that carry per-recipient fields (e.g. inbox.updated's unread counts) store them under
+ * `perUser: {userId: {...}}` in one entry for all recipients; each recipient's frame merges its own.
+ */
+export function hasPerUser(e: StreamEvent): boolean {
+  return e.data.includes('"perUser"');
+}
+
+export function personalData(e: StreamEvent, userId: string): string {
+  const d = JSON.parse(e.data) as Record<string, unknown> & { perUser?: Record<string, Record<string, unknown>> };
+  const own = d.perUser?.[userId] ?? {};
+  delete d.perUser;
+  return JSON.stringify({ ...d, ...own });
+}
+
 /** A complete websocket frame for a stream event: `{"type","seq","ts","data"}`. */
 export function streamFrame(type: string, e: StreamEvent, data: string = publicData(e)): string {
   return `{"type":"${type}","seq":"${e.seq}","ts":${seqMillis(e.seq)},"data":${data}}`;

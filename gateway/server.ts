@@ -22,6 +22,7 @@ export interface Gateway {
   redis: RedisClient;
   sql: Sql;
   hub: Hub;
+  flags: Flags;
   /** Stop accepting, ask every client to reconnect, close sockets spread over the drain window. */
   drain(windowMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -63,7 +64,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
 
   return {
-    port, redis, sql, hub,
+    port, redis, sql, hub, flags,
     async drain(windowMs = config.gateway.drainWindowMs) {
       accepting = false;
       stopListening();

@@ -6,7 +6,7 @@ import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
 import { createRedis, groupBySlot, isCluster } from '../../core/redis.js';
 import type { Logger } from '../../core/logger.js';
-import { EVENT, FRAME, controlFrame, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
+import { EVENT, FRAME, controlFrame, hasPerUser, personalData, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
 import { compareSeq, seqMillis, type Seq } from '../../core/seq.js';
 import { membershipSnapshot, rangeAfter, readAfter } from '../../core/stream-commands.js';
 import { keys } from '../../core/keys.js';
@@ -26,6 +26,8 @@ interface TenantState {
 
 const TAIL_COUNT = 500;
 const POLL_MS = 25;
+/** Events of one tenant dispatched before the next tenant's turn. */
+const FAIR_SLICE = 32;
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   let s = m.get(k);
@@ -142,7 +144,7 @@ export class Hub {
       for (const e of [...replay, ...catchUp]) {
         const d = applyEvent(threads, conn.userId, e);
         if (!d) continue;
-        frames.push({ frame: this.frameFor(e, d === 'revoked'), e, revoked: d === 'revoked' });
+        frames.push({ frame: this.frameFor(e, d === 'revoked', conn.userId), e, revoked: d === 'revoked' });
         if (compareSeq(e.seq, head) <= 0) replayed++;
       }
       conn.threads = threads;
@@ -214,8 +216,9 @@ export class Hub {
     return t;
   }
 
-  private frameFor(e: StreamEvent, revoked: boolean): string {
+  private frameFor(e: StreamEvent, revoked: boolean, userId: string): string {
     if (revoked) return streamFrame(EVENT.permissionRevoked, e, JSON.stringify({ threadId: e.threadId, reason: 'removed' }));
+    if (hasPerUser(e)) return streamFrame(e.type, e, personalData(e, userId));
     return streamFrame(e.type, e);
   }
 
@@ -232,7 +235,7 @@ export class Hub {
     }
     if (!d) return;
     const type = d === 'revoked' ? EVENT.permissionRevoked : e.type;
-    conn.queue(d === 'event' && shared ? shared : this.frameFor(e, d === 'revoked'), priorityOf(type), seqMillis(e.seq));
+    conn.queue(d === 'event' && shared ? shared : this.frameFor(e, d === 'revoked', conn.userId), priorityOf(type), seqMillis(e.seq));
   }
 
   private dispatch(tenantId: string, events: StreamEvent[]): void {
@@ -250,7 +253,7 @@ export class Hub {
       if (e.threadId) for (const c of t.byThread.get(e.threadId) ?? []) recipients.add(c);
       for (const u of e.users ?? []) for (const c of t.byUser.get(u) ?? []) recipients.add(c);
       if (!recipients.size) continue;
-      const shared = streamFrame(e.type, e);
+      const shared = hasPerUser(e) ? undefined : streamFrame(e.type, e);
       for (const c of recipients) {
         if (c.state !== 'live') continue;
         this.deliver(t, c, e, shared);
@@ -258,6 +261,28 @@ export class Hub {
       }
     }
     for (const c of touched) c.flush();
+  }
+
+  /**
+   * Tenant fairness: a hot tenant's batch is dispatched in slices, round-robin with the other
+   * tenants of the same read, so its fanout work cannot delay a quiet tenant's next event by more
+   * than one slice.
+   */
+  private dispatchFairly(batches: { tenantId: string; events: StreamEvent[] }[]): number {
+    let total = 0;
+    const queues = batches.filter((b) => b.events.length).map((b) => ({ tenantId: b.tenantId, events: b.events, at: 0 }));
+    while (queues.length) {
+      for (let i = 0; i < queues.length; ) {
+        const q = queues[i]!;
+        const slice = q.events.slice(q.at, q.at + FAIR_SLICE);
+        q.at += slice.length;
+        total += slice.length;
+        this.dispatch(q.tenantId, slice);
+        if (q.at >= q.events.length) queues.splice(i, 1);
+        else i++;
+      }
+    }
+    return total;
   }
 
   private interruptTail(): void {
@@ -287,11 +312,11 @@ export class Hub {
         let got = 0;
         if (groups.length === 1) {
           const batches = await readAfter(this.tailRedis, groups[0]!, TAIL_COUNT, 1000);
-          for (const b of batches) { got += b.events.length; this.dispatch(b.tenantId, b.events); }
+          got = this.dispatchFairly(batches);
         } else {
           // Cluster: one non-blocking read per slot, then a short poll when everything was quiet.
           const all = await Promise.all(groups.map((g) => readAfter(this.tailRedis, g, TAIL_COUNT, 0)));
-          for (const batches of all) for (const b of batches) { got += b.events.length; this.dispatch(b.tenantId, b.events); }
+          got = this.dispatchFairly(all.flat());
           if (!got) await sleep(POLL_MS);
         }
         failures = 0;
