@@ -31,7 +31,7 @@ export async function createThread(
   await registerTenant(r, p.tenantId);
   const thread: Thread = {
     id: newId('th'),
-    title: input.title ?? null,
+    title: input.title || null, // Redis keeps "" for no title: "" and null must read back alike
     createdAt: new Date().toISOString(),
     createdBy: p.userId,
     participantIds: participants,
@@ -68,8 +68,11 @@ export async function getThread(r: RedisClient, p: Principal, threadId: string):
 }
 
 export async function changeMembership(
-  r: RedisClient, p: Principal, threadId: string, userId: string, op: 'add' | 'remove', traceId?: string,
+  r: RedisClient, config: Config, p: Principal, threadId: string, userId: string, op: 'add' | 'remove', traceId?: string,
 ): Promise<Seq | null> {
+  if (op === 'add' && (await r.scard(keys.threadMembers(p.tenantId, threadId))) >= config.ingest.maxParticipants) {
+    throw new AppError('conflict', `a thread has at most ${config.ingest.maxParticipants} participants`);
+  }
   const type = op === 'add' ? EVENT.participantAdded : EVENT.participantRemoved;
   const data = op === 'add' ? { threadId, userId, addedBy: p.userId } : { threadId, userId, removedBy: p.userId };
   const fields = encodeEvent({ type, data, threadId, users: [userId], actor: p.userId, traceId });

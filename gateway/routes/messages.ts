@@ -6,16 +6,12 @@ import { EditMessage, PostMessage } from '../../ingest/schemas.js';
 import { deleteMessage, editMessage, postMessage } from '../../ingest/messages.js';
 import { getThread } from '../../ingest/threads.js';
 import { readTimeline } from '../../projections/timeline.js';
+import { pageLimit } from '../../projections/cursor.js';
 import { AppError } from '../../core/errors.js';
 import { pathId } from './threads.js';
 import { enforce } from '../../core/rate-limit.js';
 import type { Principal } from '../../core/auth.js';
 
-export function parseLimit(v: string | null): number | undefined {
-  if (v === null || v === '') return undefined;
-  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new AppError('invalid_request', 'limit: must be a positive integer');
-  return Number(v);
-}
 
 export function messageRoutes(r: Router, ctx: RouteContext): void {
   const limit = (p: Principal) =>
@@ -48,7 +44,7 @@ export function messageRoutes(r: Router, ctx: RouteContext): void {
     const threadId = pathId(req.params[0], 'threadId');
     await getThread(ctx.redis, p, threadId); // 404 / 403 before any read
     const page = await readTimeline(ctx.sql, p.tenantId, threadId, {
-      limit: parseLimit(req.query.get('limit')),
+      limit: pageLimit(req.query.get('limit')),
       cursor: req.query.get('cursor') ?? undefined,
     });
     return { status: 200, body: page };

@@ -29,13 +29,13 @@ export function threadRoutes(r: Router, ctx: RouteContext): void {
     const p = req.principal!;
     const threadId = pathId(req.params[0], 'threadId');
     const { userId } = parseBody(AddParticipant, req.body, p);
-    await changeMembership(ctx.redis, p, threadId, userId, 'add', req.traceId);
+    await changeMembership(ctx.redis, ctx.config, p, threadId, userId, 'add', req.traceId);
     return { status: 204 };
   });
 
   r.del('/api/threads/:threadId/participants/:userId', { name: 'participants_remove' }, async (req) => {
     const p = req.principal!;
-    await changeMembership(ctx.redis, p, pathId(req.params[0], 'threadId'), pathId(req.params[1], 'userId'), 'remove', req.traceId);
+    await changeMembership(ctx.redis, ctx.config, p, pathId(req.params[0], 'threadId'), pathId(req.params[1], 'userId'), 'remove', req.traceId);
     return { status: 204 };
   });
 }

@@ -39,7 +39,7 @@ function reject(res: UWS.HttpResponse, state: { aborted: boolean }, status: numb
   if (state.aborted) return;
   res.cork(() => {
     res.writeStatus(`${status}`).writeHeader('content-type', 'application/json');
-    if (status === 503) res.writeHeader('retry-after', '1');
+    if (status === 503 || status === 429) res.writeHeader('retry-after', status === 429 ? '5' : '1');
     res.end(errorBody(code, message));
   });
 }
