@@ -2,6 +2,7 @@
 // each event to the connections allowed to see it, in stream order. A connection joins through
 // `attach`, which replays (lastSeq, now] and merges the live events that arrived meanwhile, so a
 // client never sees a gap or a duplicate.
+import os from 'node:os';
 import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
 import { createRedis, groupBySlot, isCluster } from '../../core/redis.js';
@@ -48,6 +49,9 @@ export class Hub {
   private loopDone: Promise<void> | null = null;
   /** Called when the first connection of a tenant arrives and when its last one leaves. */
   onTenantChange: ((tenantId: string, hosted: boolean) => void) | null = null;
+
+  /** Names this gateway process in hello frames and logs (which node a client is on). */
+  readonly gatewayId = `${os.hostname()}-${process.pid}`;
 
   constructor(
     private readonly config: Config,
@@ -151,7 +155,7 @@ export class Hub {
       conn.cursor = liveFrom;
       for (const th of threads) addTo(t.byThread, th, conn);
       const hello = controlFrame(FRAME.hello, {
-        connectionId: conn.id, userId: conn.userId, tenantId: conn.tenantId, headSeq: head,
+        connectionId: conn.id, userId: conn.userId, tenantId: conn.tenantId, headSeq: head, gatewayId: this.gatewayId,
         heartbeatIntervalMs: this.config.gateway.heartbeatIntervalMs, resumed, replayed,
       });
       conn.ws.cork(() => {

@@ -1,0 +1,173 @@
+// `npm run chorus -- <command>`: operator and developer commands against the configuration of the
+// current environment (CHORUS_DATA_DIR, REDIS_URL, DATABASE_URL, ...).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { createAuthenticator } from '../core/auth.js';
+import { createRedis } from '../core/redis.js';
+import { isId } from '../core/ids.js';
+import { listDeadLetters, replayDeadLetter } from '../core/stream-commands.js';
+import { runMigrations, startServices, stopServices } from './services.js';
+
+const USAGE = `usage: npm run chorus -- <command>
+
+  token --tenant T --user U [--admin] [--ttl SECONDS]   print a dev token (dev auth only)
+  migrate                                               apply pending migrations
+  services up [--redis-tcp-port N]                      start local Redis/Postgres for CHORUS_DATA_DIR and leave them running
+  services down                                         stop them
+  processor <group> [--consumers N]                     run one processor group in the foreground
+  dlq list --tenant T --group G [--count N]             show dead letters of a consumer group
+  dlq replay --tenant T --group G [--id ID]             put dead letters back on the tenant stream (all, or one)
+`;
+
+class UsageError extends Error {}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function need(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function needId(value: string | undefined, name: string): string {
+  const v = need(value, name);
+  if (!isId(v)) throw new UsageError(`--${name} must match ^[A-Za-z0-9_-]{1,64}$`);
+  return v;
+}
+
+function count(value: string | undefined, name: string, def: number): number {
+  if (value === undefined) return def;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  return n;
+}
+
+async function token(config: Config, argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { tenant: { type: 'string' }, user: { type: 'string' }, admin: { type: 'boolean' }, ttl: { type: 'string' } },
+  });
+  if (!config.devAuth) throw new Error('dev tokens are disabled (CHORUS_DEV_AUTH=0 or NODE_ENV=production)');
+  const auth = await createAuthenticator(config);
+  out(
+    await auth.sign({
+      tenantId: needId(values.tenant, 'tenant'),
+      userId: needId(values.user, 'user'),
+      admin: values.admin ?? false,
+      ttlSeconds: count(values.ttl, 'ttl', 24 * 3600),
+    }),
+  );
+}
+
+async function services(config: Config, log: Logger, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'redis-tcp-port': { type: 'string' } } });
+  const action = positionals[0];
+  if (action === 'up') {
+    const tcp = values['redis-tcp-port'];
+    const s = await startServices(config, log, { redisTcpPort: tcp === undefined ? undefined : count(tcp, 'redis-tcp-port', 0) });
+    // Left running on purpose: `services down` (or the next supervisor) stops them.
+    out(
+      JSON.stringify({
+        dataDir: config.dataDir,
+        redis: s.redis ? { pid: s.redis.pid, socket: s.redis.socketPath, tcpPort: s.redis.tcpPort, reused: s.redis.reused } : 'external',
+        postgres: s.postgres ? { pid: s.postgres.pid, socketDir: s.postgres.socketDir, reused: s.postgres.reused } : 'external',
+        migrationsApplied: s.migrations,
+      }),
+    );
+  } else if (action === 'down') {
+    out(JSON.stringify({ dataDir: config.dataDir, stopped: await stopServices(config, log) }));
+  } else {
+    throw new UsageError('services up|down');
+  }
+}
+
+/** Runs the processor entrypoint in the foreground, forwarding signals, and exits with its code. */
+function processor(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { consumers: { type: 'string' } } });
+  const group = positionals[0];
+  if (!group || !isId(group)) throw new UsageError('processor <group>: a group name is required');
+  const consumers = count(values.consumers, 'consumers', 1);
+  const script = fileURLToPath(new URL('../processors/main.js', import.meta.url));
+  // Own process group: a Ctrl-C reaches only us and is forwarded once (not delivered twice).
+  const child = spawn(process.execPath, [script, group, '--consumers', String(consumers)], { stdio: 'inherit', detached: true });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((_, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  });
+}
+
+async function dlq(config: Config, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, group: { type: 'string' }, id: { type: 'string' }, count: { type: 'string' } },
+  });
+  const tenant = needId(values.tenant, 'tenant');
+  const group = needId(values.group, 'group');
+  const r = createRedis(config, { name: 'chorus-cli' });
+  try {
+    if (positionals[0] === 'list') {
+      const entries = await listDeadLetters(r, tenant, group, count(values.count, 'count', 100));
+      for (const e of entries) out(JSON.stringify(e));
+      if (!entries.length) process.stderr.write(`no dead letters for tenant ${tenant}, group ${group}\n`);
+    } else if (positionals[0] === 'replay') {
+      const ids = values.id ? [values.id] : (await listDeadLetters(r, tenant, group, count(values.count, 'count', 10_000))).map((e) => e.id);
+      let replayed = 0;
+      for (const id of ids) {
+        const seq = await replayDeadLetter(r, tenant, group, id);
+        if (seq) {
+          replayed++;
+          out(JSON.stringify({ deadLetter: id, replayedAs: seq }));
+        } else {
+          process.stderr.write(`no dead letter ${id} for tenant ${tenant}, group ${group}\n`);
+        }
+      }
+      if (values.id && !replayed) process.exitCode = 1;
+    } else {
+      throw new UsageError('dlq list|replay');
+    }
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadConfig();
+  const log = createLogger({ role: 'cli', level: config.logLevel });
+  switch (command) {
+    case 'token':
+      return token(config, rest);
+    case 'migrate': {
+      const applied = await runMigrations(config, log);
+      out(JSON.stringify({ applied }));
+      return;
+    }
+    case 'services':
+      return services(config, log, rest);
+    case 'processor':
+      return processor(rest);
+    case 'dlq':
+      return dlq(config, rest);
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  process.stderr.write(`chorus: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

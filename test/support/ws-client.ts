@@ -1,0 +1,200 @@
+// Websocket side of the integration tests: a `ws` client that records every server frame, waits for
+// frames by predicate (past or future), and reports how the connection ended.
+import http from 'node:http';
+import WebSocket from 'ws';
+
+/** A server frame: `{"type","seq"?,"ts","data"}` (contract section 3). */
+export interface Frame {
+  type: string;
+  seq?: string;
+  ts: number;
+  data: any;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+export interface ConnectOptions {
+  token?: string;
+  lastSeq?: string;
+  /** Send the token in the Authorization header instead of the query. */
+  tokenInHeader?: boolean;
+  headers?: Record<string, string>;
+}
+
+function urlFor(wsUrl: string, o: ConnectOptions): string {
+  const u = new URL(wsUrl);
+  if (o.token !== undefined && !o.tokenInHeader) u.searchParams.set('token', o.token);
+  if (o.lastSeq !== undefined) u.searchParams.set('lastSeq', o.lastSeq);
+  return u.toString();
+}
+
+function headersFor(o: ConnectOptions): Record<string, string> {
+  const h: Record<string, string> = { ...o.headers };
+  if (o.token !== undefined && o.tokenInHeader) h['authorization'] = `Bearer ${o.token}`;
+  return h;
+}
+
+export class WsClient {
+  readonly frames: Frame[] = [];
+  /** Raw texts that were not JSON (a contract violation; kept for assertion messages). */
+  readonly garbage: string[] = [];
+  closeInfo: CloseInfo | null = null;
+  readonly closed: Promise<CloseInfo>;
+  private listeners = new Set<() => void>();
+
+  private constructor(readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString('utf8') };
+        this.notify();
+        resolve(this.closeInfo);
+      });
+    });
+    ws.on('message', (raw, isBinary) => {
+      const text = raw.toString();
+      try {
+        if (isBinary) throw new Error('binary frame');
+        this.frames.push(JSON.parse(text) as Frame);
+      } catch {
+        this.garbage.push(text);
+      }
+      this.notify();
+    });
+    // Errors after open surface as a close; keep them from becoming unhandled.
+    ws.on('error', () => undefined);
+  }
+
+  /** Opens a connection; resolves once the upgrade succeeded (the hello may still be on its way). */
+  static connect(wsUrl: string, o: ConnectOptions = {}): Promise<WsClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(urlFor(wsUrl, o), { headers: headersFor(o) });
+      const client = new WsClient(ws);
+      ws.once('open', () => resolve(client));
+      ws.once('unexpected-response', (_req, res) => {
+        reject(new Error(`websocket upgrade refused with HTTP ${res.statusCode}`));
+        res.resume();
+        ws.terminate();
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  /** Opens a connection and waits for its hello frame. */
+  static async open(wsUrl: string, o: ConnectOptions = {}): Promise<{ client: WsClient; hello: Frame }> {
+    const client = await WsClient.connect(wsUrl, o);
+    const hello = await client.waitFor((f) => f.type === 'hello', 5000, 'hello');
+    return { client, hello };
+  }
+
+  /** An upgrade that must be refused: the HTTP status and JSON body of the refusal. */
+  static refused(wsUrl: string, o: ConnectOptions = {}): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(urlFor(wsUrl, o), { headers: headersFor(o) });
+      ws.once('open', () => {
+        ws.terminate();
+        reject(new Error('websocket upgrade was accepted but should have been refused'));
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: any;
+          try { body = JSON.parse(text); } catch { body = text; }
+          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+          ws.terminate();
+        });
+      });
+      ws.on('error', (err) => {
+        // `terminate` after a refusal reports an error we already handled.
+        if (!/closed before the connection was established/.test(err.message)) reject(err);
+      });
+    });
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Resolves with the first recorded frame (past or future) matching `pred`. */
+  waitFor(pred: (f: Frame) => boolean, timeoutMs = 5000, what = 'a matching frame'): Promise<Frame> {
+    return this.waitForAll(pred, 1, timeoutMs, what).then((fs) => fs[0] as Frame);
+  }
+
+  /** Resolves with the first `n` recorded frames matching `pred`. */
+  waitForAll(pred: (f: Frame) => boolean, n: number, timeoutMs = 5000, what = 'matching frames'): Promise<Frame[]> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const got = this.frames.filter(pred);
+        if (got.length >= n) {
+          done();
+          resolve(got.slice(0, n));
+          return true;
+        }
+        if (this.closeInfo) {
+          done();
+          reject(new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${n} × ${what}; ` +
+            `have ${got.length}; frames: ${this.describe()}`));
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${n} × ${what}; have ${this.frames.filter(pred).length}; frames: ${this.describe()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+      };
+      const listener = () => { check(); };
+      this.listeners.add(listener);
+      check();
+    });
+  }
+
+  /** Frames that come from the tenant stream (they carry a seq). */
+  events(): Frame[] {
+    return this.frames.filter((f) => f.seq !== undefined);
+  }
+
+  /** Stream frames of one thread (by data.threadId, or data.id for thread.created). */
+  eventsOf(threadId: string): Frame[] {
+    return this.events().filter((f) => f.data?.threadId === threadId || (f.type === 'thread.created' && f.data?.id === threadId));
+  }
+
+  /** Seq of the last stream frame received, for resuming. */
+  lastSeq(): string | undefined {
+    return this.events().at(-1)?.seq;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Closes from the client side and waits for the close handshake (or the socket's end). */
+  async close(): Promise<CloseInfo> {
+    if (this.closeInfo) return this.closeInfo;
+    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    const timer = setTimeout(() => this.ws.terminate(), 2000);
+    const info = await this.closed;
+    clearTimeout(timer);
+    return info;
+  }
+
+  describe(max = 20): string {
+    return JSON.stringify(this.frames.slice(-max).map((f) => ({ type: f.type, seq: f.seq, threadId: f.data?.threadId ?? f.data?.id })));
+  }
+}
+
+/** Closes every client given (ignoring ones already closed). */
+export async function closeAll(clients: Iterable<WsClient | undefined>): Promise<void> {
+  await Promise.all([...clients].map((c) => c?.close()));
+}
