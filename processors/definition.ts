@@ -1,0 +1,32 @@
+// What a processor is: a plain definition object (Emmett style). The shared runner (runner.ts) owns
+// reading, acking, claiming, backoff and dead-lettering; a definition only says which events it
+// wants and how to apply a batch of them.
+import type { StreamEvent } from '../core/events.js';
+import type { Sql } from '../core/db.js';
+import type { RedisClient } from '../core/redis.js';
+import type { Logger } from '../core/logger.js';
+
+export interface ProcessorContext {
+  tenantId: string;
+  /** Entries of one tenant stream, oldest first, all of a type the definition can handle. */
+  events: StreamEvent[];
+  sql: Sql;
+  /** Shared non-blocking connection (never use it for blocking reads). */
+  redis: RedisClient;
+  log: Logger;
+}
+
+export interface ProcessorDefinition {
+  /** Consumer group name; also the `queue` label of metrics and the suffix of the dead-letter stream. */
+  name: string;
+  /** Entries of other types are acked without calling `handle`. */
+  canHandle(type: string): boolean;
+  /**
+   * Applies one tenant's batch. Delivery is at-least-once and consumers of the group run in parallel,
+   * so this must be idempotent and tolerate any order of entries, across and within batches.
+   * Resolving acks the whole batch. Throwing acks nothing: a dependency error (core/errors.ts
+   * isDependencyError) is retried with backoff; any other error makes the runner retry entry by
+   * entry so that only the poison entries stay pending (and are dead-lettered after maxDeliveries).
+   */
+  handle(ctx: ProcessorContext): Promise<void>;
+}

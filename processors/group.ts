@@ -1,0 +1,85 @@
+// One consumer group in this process: tenant discovery, N runners (consumers) and the lag/pending
+// gauges. main.ts starts it for a role; tests start it in-process.
+import os from 'node:os';
+import type { Config } from '../config/index.js';
+import type { Sql } from '../core/db.js';
+import type { Logger } from '../core/logger.js';
+import { metrics } from '../core/metrics.js';
+import { createRedis, type RedisClient } from '../core/redis.js';
+import { groupStats } from '../core/stream-commands.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { ProcessorDefinition } from './definition.js';
+import { Runner, type FailureMemo } from './runner.js';
+import { TenantDirectory } from './tenants.js';
+
+const STATS_INTERVAL_MS = 5_000;
+
+export interface ProcessorGroupOptions {
+  definition: ProcessorDefinition;
+  config: Config;
+  sql: Sql;
+  log: Logger;
+  consumers: number;
+  /** Restricts the tenants served (tests). */
+  accept?: (tenantId: string) => boolean;
+}
+
+export interface ProcessorGroup {
+  readonly redis: RedisClient;
+  readonly directory: TenantDirectory;
+  readonly runners: Runner[];
+  stop(): Promise<void>;
+}
+
+export function consumerName(index: number): string {
+  return `${os.hostname()}-${process.pid}-${index}`;
+}
+
+export async function startProcessorGroup(opts: ProcessorGroupOptions): Promise<ProcessorGroup> {
+  const { definition, config, sql, log } = opts;
+  const redis = createRedis(config, { name: `processor:${definition.name}` });
+  redis.on('error', (err) => log.warn({ err, group: definition.name }, 'redis connection error'));
+  const directory = new TenantDirectory({ config, redis, group: definition.name, log, accept: opts.accept });
+  await directory.start();
+  const failures: FailureMemo = new Map();
+  const runners = Array.from({ length: Math.max(1, opts.consumers) }, (_, i) =>
+    new Runner({ definition, config, sql, redis, directory, log, consumer: consumerName(i), failures }));
+  for (const r of runners) r.start();
+  log.info({ group: definition.name, consumers: runners.map((r) => r.consumer) }, 'processor group started');
+
+  const abort = new AbortController();
+  const stats = reportStats(redis, directory, definition.name, log, abort.signal);
+  return {
+    redis,
+    directory,
+    runners,
+    async stop() {
+      abort.abort();
+      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all([directory.stop(), stats]);
+      // Nothing is queued any more (a disconnect would strand queued commands while Redis is down).
+      redis.disconnect();
+    },
+  };
+}
+
+/** Sums XINFO lag and pending over the tenants into the group's gauges, every 5 s. */
+async function reportStats(redis: RedisClient, directory: TenantDirectory, queue: string, log: Logger, signal: AbortSignal) {
+  let attempt = 0;
+  while (!signal.aborted) {
+    await sleep(attempt ? Math.max(STATS_INTERVAL_MS, backoffDelay(attempt)) : STATS_INTERVAL_MS, signal);
+    if (signal.aborted) break;
+    try {
+      const all = await Promise.all(directory.tenants().map((t) => groupStats(redis, t, queue).catch((err) => {
+        log.debug({ err, group: queue, tenant_id: t }, 'group stats of a tenant failed');
+        return null;
+      })));
+      metrics.processorLag.set({ queue }, all.reduce((n, s) => n + (s?.lag ?? 0), 0));
+      metrics.processorPending.set({ queue }, all.reduce((n, s) => n + (s?.pending ?? 0), 0));
+      attempt = 0;
+    } catch (err) {
+      attempt++;
+      log.warn({ err, group: queue, attempt }, 'group stats failed; backing off');
+    }
+  }
+}

@@ -1,0 +1,269 @@
+// The pure half of the persist processor: a batch of stream events becomes row operations, folded
+// so that each row appears once per statement (Postgres refuses to upsert one row twice in a
+// statement). The fold uses the same last-writer-wins rules as the SQL of persist.ts, so applying
+// a batch at once or entry by entry, in any order, gives the same rows.
+import { EVENT, EVENT_VERSION, createdAtOf, type StreamEvent } from '../core/events.js';
+import { isSeq, seqSortKey, type Seq } from '../core/seq.js';
+
+/** Column names are the table's: the rows travel to Postgres as one jsonb_to_recordset parameter. */
+export interface ArchiveRow {
+  seq_key: string;
+  seq: string;
+  type: string;
+  v: number;
+  thread_id: string | null;
+  users: string[] | null;
+  actor: string | null;
+  data: unknown;
+}
+
+export interface ThreadRow {
+  id: string;
+  title: string | null;
+  created_by: string;
+  created_at: string;
+  seq_key: string;
+}
+
+/** The latest membership event of (thread, user): an add (removed_at null) or a removal tombstone. */
+export interface ParticipantRow {
+  thread_id: string;
+  user_id: string;
+  joined_at: string | null;
+  removed_at: string | null;
+  seq_key: string;
+}
+
+export interface MessageRow {
+  id: string;
+  thread_id: string;
+  sender_id: string;
+  created_at: string;
+  seq: string;
+  /** Content fields win together by body_seq_key; '' means no content seen (a deletion came first). */
+  body: string;
+  mentions: string[];
+  attachment_ids: string[];
+  edited_at: string | null;
+  body_seq_key: string;
+  /** The first non-null value sticks. */
+  client_message_id: string | null;
+  /** Set once, never cleared: the earliest deletion by stream position wins, and over every edit. */
+  deleted_at: string | null;
+  deleted_by: string | null;
+  deleted_seq_key: string | null;
+}
+
+export interface PersistOps {
+  archive: ArchiveRow[];
+  threads: ThreadRow[];
+  participants: ParticipantRow[];
+  messages: MessageRow[];
+}
+
+/** An entry the processor can never apply: retrying will not help, it belongs in the dead letters. */
+export class InvalidEventError extends Error {
+  override readonly name = 'InvalidEventError';
+}
+
+type Payload = Record<string, unknown>;
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+
+function fail(e: StreamEvent, why: string): never {
+  throw new InvalidEventError(`${e.type} ${e.seq}: ${why}`);
+}
+
+function str(e: StreamEvent, d: Payload, k: string, fallback?: string): string {
+  const v = d[k] ?? fallback;
+  if (typeof v !== 'string' || v === '') fail(e, `${k} must be a non-empty string`);
+  return v;
+}
+
+function optStr(e: StreamEvent, d: Payload, k: string): string | null {
+  const v = d[k];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') fail(e, `${k} must be a string`);
+  return v;
+}
+
+function strList(e: StreamEvent, d: Payload, k: string): string[] {
+  const v = d[k];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(e, `${k} must be an array of strings`);
+  return v as string[];
+}
+
+function iso(e: StreamEvent, d: Payload, k: string): string {
+  const v = d[k];
+  if (typeof v !== 'string' || !ISO_RE.test(v) || Number.isNaN(Date.parse(v))) fail(e, `${k} must be an ISO timestamp`);
+  return v;
+}
+
+function creationSeq(e: StreamEvent, d: Payload): string {
+  const v = d['seq'];
+  if (!isSeq(v)) fail(e, 'seq must be a stream id');
+  return v;
+}
+
+function parse(e: StreamEvent): Payload {
+  let d: unknown;
+  try {
+    d = JSON.parse(e.data);
+  } catch {
+    fail(e, 'payload is not JSON');
+  }
+  if (!d || typeof d !== 'object' || Array.isArray(d)) fail(e, 'payload is not an object');
+  return d as Payload;
+}
+
+/** Merges two versions of one message row exactly like the ON CONFLICT clause of persist.ts. */
+export function mergeMessage(row: MessageRow, next: MessageRow): MessageRow {
+  const out = { ...row };
+  if (next.body_seq_key > row.body_seq_key) {
+    out.body = next.body;
+    out.mentions = next.mentions;
+    out.attachment_ids = next.attachment_ids;
+    out.edited_at = next.edited_at;
+    out.body_seq_key = next.body_seq_key;
+  }
+  out.client_message_id = row.client_message_id ?? next.client_message_id;
+  if (next.deleted_seq_key !== null && (row.deleted_seq_key === null || next.deleted_seq_key < row.deleted_seq_key)) {
+    out.deleted_at = next.deleted_at;
+    out.deleted_by = next.deleted_by;
+    out.deleted_seq_key = next.deleted_seq_key;
+  }
+  return out;
+}
+
+function messageRow(e: StreamEvent, d: Payload): MessageRow {
+  const base = {
+    id: str(e, d, 'id'),
+    thread_id: str(e, d, 'threadId', e.threadId),
+    sender_id: str(e, d, 'senderId'),
+    client_message_id: null as string | null,
+    body: '',
+    mentions: [] as string[],
+    attachment_ids: [] as string[],
+    edited_at: null as string | null,
+    body_seq_key: '',
+    deleted_at: null as string | null,
+    deleted_by: null as string | null,
+    deleted_seq_key: null as string | null,
+  };
+  const content = (editedAt: string | null) => {
+    const body = d['body'];
+    if (typeof body !== 'string') fail(e, 'body must be a string');
+    return {
+      body,
+      client_message_id: optStr(e, d, 'clientMessageId'),
+      mentions: strList(e, d, 'mentions'),
+      attachment_ids: strList(e, d, 'attachmentIds'),
+      edited_at: editedAt,
+      body_seq_key: seqSortKey(e.seq),
+    };
+  };
+  switch (e.type) {
+    case EVENT.messageCreated:
+      // seq and createdAt of a new message are its entry id, never stored in the payload.
+      return { ...base, ...content(null), created_at: createdAtOf(e.seq), seq: e.seq };
+    case EVENT.messageUpdated:
+      return {
+        ...base,
+        ...content(d['editedAt'] === undefined ? createdAtOf(e.seq) : iso(e, d, 'editedAt')),
+        created_at: iso(e, d, 'createdAt'),
+        seq: creationSeq(e, d),
+      };
+    default:
+      return {
+        ...base,
+        created_at: iso(e, d, 'createdAt'),
+        seq: creationSeq(e, d),
+        deleted_at: createdAtOf(e.seq),
+        deleted_by: str(e, d, 'deletedBy', e.actor),
+        deleted_seq_key: seqSortKey(e.seq),
+      };
+  }
+}
+
+/** Keeps the newer of two rows by seq_key (ties keep the first: they are the same entry). */
+function newest<T extends { seq_key: string }>(map: Map<string, T>, key: string, row: T): void {
+  const cur = map.get(key);
+  if (!cur || row.seq_key > cur.seq_key) map.set(key, row);
+}
+
+const byKey = <T>(key: (r: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/**
+ * Folds a tenant batch into row operations. Every event is archived, whatever its type; invalid
+ * events of the types persisted here throw InvalidEventError. Rows come out sorted by key so that
+ * concurrent transactions lock them in the same order (no deadlocks).
+ */
+export function reducePersist(events: StreamEvent[]): PersistOps {
+  const archive = new Map<string, ArchiveRow>();
+  const threads = new Map<string, ThreadRow>();
+  const participants = new Map<string, ParticipantRow>();
+  const messages = new Map<string, MessageRow>();
+  const member = (row: ParticipantRow) => newest(participants, `${row.thread_id}\n${row.user_id}`, row);
+
+  for (const e of events) {
+    const d = parse(e);
+    const seqKey = seqSortKey(e.seq);
+    archive.set(seqKey, {
+      seq_key: seqKey, seq: e.seq, type: e.type, v: e.v, thread_id: e.threadId ?? null,
+      users: e.users ?? null, actor: e.actor ?? null, data: d,
+    });
+    switch (e.type) {
+      case EVENT.threadCreated: {
+        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
+        const createdAt = iso(e, d, 'createdAt');
+        const row: ThreadRow = {
+          id: str(e, d, 'id', e.threadId), title: optStr(e, d, 'title'), created_by: str(e, d, 'createdBy'),
+          created_at: createdAt, seq_key: seqKey,
+        };
+        newest(threads, row.id, row);
+        for (const userId of new Set(strList(e, d, 'participantIds'))) {
+          member({ thread_id: row.id, user_id: userId, joined_at: createdAt, removed_at: null, seq_key: seqKey });
+        }
+        break;
+      }
+      case EVENT.participantAdded:
+      case EVENT.participantRemoved: {
+        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
+        const at = createdAtOf(e.seq);
+        const added = e.type === EVENT.participantAdded;
+        member({
+          thread_id: str(e, d, 'threadId', e.threadId), user_id: str(e, d, 'userId', e.users?.[0]),
+          joined_at: added ? at : null, removed_at: added ? null : at, seq_key: seqKey,
+        });
+        break;
+      }
+      case EVENT.messageCreated:
+      case EVENT.messageUpdated:
+      case EVENT.messageDeleted: {
+        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
+        const row = messageRow(e, d);
+        const cur = messages.get(row.id);
+        messages.set(row.id, cur ? mergeMessage(cur, row) : row);
+        break;
+      }
+    }
+  }
+
+  // Two messages claiming one (sender, clientMessageId) would violate messages_client_id: the
+  // earliest created keeps it, the other rows are dropped (persist.ts does the same against the table).
+  const owner = new Map<string, MessageRow>();
+  for (const m of [...messages.values()].sort(byKey((r) => seqSortKey(r.seq as Seq)))) {
+    if (m.client_message_id === null) continue;
+    const k = `${m.sender_id}\n${m.client_message_id}`;
+    if (owner.has(k)) messages.delete(m.id);
+    else owner.set(k, m);
+  }
+
+  return {
+    archive: [...archive.values()].sort(byKey((r) => r.seq_key)),
+    threads: [...threads.values()].sort(byKey((r) => r.id)),
+    participants: [...participants.values()].sort(byKey((r) => `${r.thread_id}\n${r.user_id}`)),
+    messages: [...messages.values()].sort(byKey((r) => r.id)),
+  };
+}

@@ -1,0 +1,320 @@
+// The shared runner: one consumer of one group. It owns reading (XREADGROUP over every known tenant
+// stream), acking, claiming idle entries, backoff and dead-lettering; the definition only handles.
+// Several runners of a group, in one process or several, share the work through Redis.
+import type { Config } from '../config/index.js';
+import type { Sql } from '../core/db.js';
+import type { StreamEvent } from '../core/events.js';
+import { isDependencyError } from '../core/errors.js';
+import { keys } from '../core/keys.js';
+import type { Logger } from '../core/logger.js';
+import { metrics } from '../core/metrics.js';
+import { createRedis, groupBySlot, isCluster, type RedisClient } from '../core/redis.js';
+import { seqMillis } from '../core/seq.js';
+import { ack, autoClaim, deadLetter, deliveryCounts, readGroup } from '../core/stream-commands.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { ProcessorDefinition } from './definition.js';
+import type { TenantDirectory } from './tenants.js';
+
+/** The last failure seen for an entry (`tenant/seq`), shared by the runners of a process. */
+export type FailureMemo = Map<string, { message: string; dependency: boolean }>;
+const MEMO_LIMIT = 10_000;
+
+export interface RunnerOptions {
+  definition: ProcessorDefinition;
+  config: Config;
+  sql: Sql;
+  /** Shared non-blocking connection (acks, claims, dead letters, CLIENT UNBLOCK). */
+  redis: RedisClient;
+  directory: TenantDirectory;
+  log: Logger;
+  /** Unique within the group: `${hostname}-${pid}-${index}`. */
+  consumer: string;
+  failures?: FailureMemo;
+}
+
+/** One blocking connection reading the streams of a set of tenants that share a Cluster slot. */
+interface Lane {
+  tenants: string[];
+  conn: RedisClient;
+  clientId?: number;
+  active: boolean;
+  /** True while a read is outstanding: nothing of ours is in flight, the lane may be abandoned. */
+  reading: boolean;
+  done: Promise<void>;
+}
+
+export class Runner {
+  readonly consumer: string;
+  private readonly def: ProcessorDefinition;
+  private readonly log: Logger;
+  private readonly failures: FailureMemo;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly abort = new AbortController();
+  private running = false;
+  private claims?: Promise<void>;
+  private unsubscribe?: () => void;
+  /** While a dependency is down, claiming pauses (claims would only inflate delivery counts). */
+  private gateUntil = 0;
+  private gateAttempts = 0;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.def = opts.definition;
+    this.consumer = opts.consumer;
+    this.log = opts.log.child({ group: this.def.name, consumer: opts.consumer });
+    this.failures = opts.failures ?? new Map();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.opts.directory.onChange(() => this.syncLanes());
+    this.syncLanes();
+    this.claims = this.runClaims();
+  }
+
+  /** Stops reading, finishes and acks the batches in flight, closes the blocking connections. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.abort.abort();
+    const lanes = [...this.lanes.values()];
+    this.lanes.clear();
+    for (const lane of lanes) this.interrupt(lane);
+    await Promise.all([...lanes.map((l) => this.laneStopped(l)), this.claims]);
+    for (const l of lanes) l.conn.disconnect();
+    this.log.info('runner stopped');
+  }
+
+  private syncLanes(): void {
+    if (!this.running) return;
+    const groups = groupBySlot(this.opts.directory.tenants(), (t) => keys.events(t), isCluster(this.opts.redis));
+    const seen = new Set<string>();
+    for (const tenants of groups) {
+      const id = tenants[0] as string; // stable: the directory lists tenants in discovery order
+      seen.add(id);
+      const lane = this.lanes.get(id);
+      if (!lane) this.openLane(id, tenants);
+      else if (lane.tenants.join() !== tenants.join()) {
+        lane.tenants = tenants;
+        this.interrupt(lane);
+      }
+    }
+    for (const [id, lane] of this.lanes) {
+      if (seen.has(id)) continue;
+      this.lanes.delete(id);
+      lane.active = false;
+      this.interrupt(lane);
+      void this.laneStopped(lane).then(() => lane.conn.disconnect());
+    }
+  }
+
+  /**
+   * Resolves when the lane's loop ended, or when it is still only reading past BLOCK: a read that
+   * waits for a Redis that is down would wait forever (blocking connections retry without limit).
+   */
+  private laneStopped(lane: Lane): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (lane.reading) resolve();
+      }, this.opts.config.processors.blockMs + 1000);
+      void lane.done.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private openLane(id: string, tenants: string[]): void {
+    const conn = createRedis(this.opts.config, { name: `processor:${this.def.name}:${this.consumer}`, blocking: true });
+    const lane: Lane = { tenants, conn, active: true, reading: false, done: Promise.resolve() };
+    conn.on('error', (err) => this.log.warn({ err, lane: id }, 'read connection error'));
+    if (!isCluster(conn)) {
+      // The id changes with every reconnect; it lets us interrupt a blocked read (CLIENT UNBLOCK).
+      conn.on('ready', () => {
+        conn.client('ID').then((cid) => (lane.clientId = Number(cid)), () => (lane.clientId = undefined));
+      });
+    }
+    lane.done = this.runLane(lane, id);
+    this.lanes.set(id, lane);
+  }
+
+  /** Makes a blocked read return now, so that tenant changes and stop() need not wait for BLOCK. */
+  private interrupt(lane: Lane): void {
+    if (lane.clientId === undefined || isCluster(this.opts.redis)) return;
+    this.opts.redis.client('UNBLOCK', lane.clientId).catch((err) => this.log.debug({ err }, 'CLIENT UNBLOCK failed'));
+  }
+
+  private async runLane(lane: Lane, id: string): Promise<void> {
+    const { batch, blockMs } = this.opts.config.processors;
+    let attempt = 0;
+    while (this.running && lane.active) {
+      let batches;
+      lane.reading = true;
+      try {
+        batches = await readGroup(lane.conn, this.def.name, this.consumer, lane.tenants, batch, Math.max(10, blockMs));
+        attempt = 0;
+      } catch (err) {
+        if (!this.running || !lane.active) break;
+        attempt++;
+        this.log.warn({ err, lane: id, tenants: lane.tenants.length, attempt }, 'stream read failed; backing off');
+        const missing = /NOGROUP No such key '[^']*\{([^}]+)\}/.exec(String((err as Error).message))?.[1];
+        if (missing) await this.opts.directory.repair(missing).catch((e) => this.log.warn({ err: e, tenant_id: missing }, 'repair failed'));
+        await sleep(backoffDelay(attempt), this.abort.signal);
+        continue;
+      } finally {
+        lane.reading = false;
+      }
+      await Promise.all(batches.map((b) => this.processUntilDone(b.tenantId, b.events)));
+    }
+  }
+
+  private async runClaims(): Promise<void> {
+    const { claimIntervalMs } = this.opts.config.processors;
+    let attempt = 0;
+    while (this.running) {
+      await sleep(attempt ? Math.max(claimIntervalMs, backoffDelay(attempt)) : claimIntervalMs, this.abort.signal);
+      if (!this.running || Date.now() < this.gateUntil) continue;
+      try {
+        for (const tenantId of this.opts.directory.tenants()) {
+          if (!this.running) break;
+          await this.claimTenant(tenantId);
+        }
+        attempt = 0;
+      } catch (err) {
+        attempt++;
+        this.log.warn({ err, attempt }, 'claim round failed; backing off');
+      }
+    }
+  }
+
+  /** Takes over entries idle past claimIdleMs; those delivered too often go to the dead letters. */
+  private async claimTenant(tenantId: string): Promise<void> {
+    const { claimIdleMs, batch, maxDeliveries } = this.opts.config.processors;
+    const { redis } = this.opts;
+    const group = this.def.name;
+    const claimed = await autoClaim(redis, tenantId, group, this.consumer, claimIdleMs, batch);
+    if (!claimed.length) return;
+    const counts = await Promise.all(
+      claimed.map((e) => deliveryCounts(redis, tenantId, group, this.consumer, e.seq, e.seq, 1).then((m) => m.get(e.seq))),
+    );
+    const again: StreamEvent[] = [];
+    for (const [i, e] of claimed.entries()) {
+      const deliveries = counts[i];
+      if (deliveries === undefined) continue; // no longer ours (trimmed, or acked meanwhile)
+      const last = this.failures.get(`${tenantId}/${e.seq}`);
+      // An entry that only ever met an outage is not poison: it is retried, whatever its count.
+      if (deliveries <= maxDeliveries || last?.dependency) {
+        again.push(e);
+        continue;
+      }
+      const error = last?.message ?? 'exceeded max deliveries';
+      await deadLetter(redis, tenantId, group, e, { error, deliveries, consumer: this.consumer });
+      this.failures.delete(`${tenantId}/${e.seq}`);
+      metrics.deadLettered.inc({ queue: group, tenant: tenantId });
+      metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered' });
+      this.log.error({ tenant_id: tenantId, seq: e.seq, type: e.type, deliveries, error }, 'entry dead-lettered');
+    }
+    if (again.length) {
+      this.log.info({ tenant_id: tenantId, count: again.length, first: again[0]?.seq }, 'claimed idle entries');
+      await this.processUntilDone(tenantId, again);
+    }
+  }
+
+  /** Processes until nothing is left but poison; dependency failures are retried with backoff. */
+  private async processUntilDone(tenantId: string, events: StreamEvent[]): Promise<void> {
+    let pending = events;
+    let attempt = 0;
+    while (pending.length) {
+      pending = await this.process(tenantId, pending);
+      if (!pending.length || !this.running) return; // on stop, what is left stays pending for a claim
+      attempt++;
+      await sleep(backoffDelay(attempt), this.abort.signal);
+    }
+  }
+
+  /** Handles and acks one tenant batch; returns the entries to retry after a dependency failure. */
+  private async process(tenantId: string, events: StreamEvent[]): Promise<StreamEvent[]> {
+    const queue = this.def.name;
+    const done: StreamEvent[] = [];
+    const wanted: StreamEvent[] = [];
+    for (const e of events) (this.def.canHandle(e.type) ? wanted : done).push(e);
+    if (done.length) metrics.processorProcessed.inc({ queue, outcome: 'skipped' }, done.length);
+    let retry: StreamEvent[] = [];
+    let outage: unknown;
+    if (wanted.length) {
+      const err = await this.tryHandle(tenantId, wanted);
+      if (!err) done.push(...this.succeeded(tenantId, wanted));
+      else if (isDependencyError(err)) [retry, outage] = [wanted, err];
+      else {
+        this.log.error({ err, tenant_id: tenantId, count: wanted.length, first: wanted[0]?.seq, last: wanted.at(-1)?.seq },
+          'batch failed; retrying entry by entry');
+        for (const [i, e] of wanted.entries()) {
+          const err1 = await this.tryHandle(tenantId, [e]);
+          if (!err1) done.push(...this.succeeded(tenantId, [e]));
+          else if (isDependencyError(err1)) {
+            [retry, outage] = [wanted.slice(i), err1];
+            break;
+          } else {
+            this.remember(tenantId, e, err1, false);
+            metrics.processorProcessed.inc({ queue, outcome: 'failed' });
+            this.log.error({ err: err1, tenant_id: tenantId, seq: e.seq, type: e.type }, 'entry failed; left pending');
+          }
+        }
+      }
+    }
+    if (retry.length) {
+      for (const e of retry) this.remember(tenantId, e, outage, true);
+      metrics.processorProcessed.inc({ queue, outcome: 'retry' }, retry.length);
+      this.gateAttempts++;
+      this.gateUntil = Date.now() + backoffDelay(this.gateAttempts);
+      this.log.warn({ err: outage, tenant_id: tenantId, count: retry.length, attempt: this.gateAttempts }, 'dependency unavailable; will retry');
+    }
+    await this.ack(tenantId, done);
+    return retry;
+  }
+
+  private async tryHandle(tenantId: string, events: StreamEvent[]): Promise<unknown> {
+    const end = metrics.processorBatchDuration.startTimer({ queue: this.def.name });
+    try {
+      const { sql, redis } = this.opts;
+      await this.def.handle({ tenantId, events, sql, redis, log: this.log.child({ tenant_id: tenantId }) });
+      return undefined;
+    } catch (err) {
+      return err ?? new Error('handler threw a nullish value');
+    } finally {
+      end();
+    }
+  }
+
+  private succeeded(tenantId: string, events: StreamEvent[]): StreamEvent[] {
+    this.gateAttempts = 0;
+    this.gateUntil = 0;
+    for (const e of events) this.failures.delete(`${tenantId}/${e.seq}`);
+    metrics.processorProcessed.inc({ queue: this.def.name, outcome: 'ok' }, events.length);
+    return events;
+  }
+
+  private remember(tenantId: string, e: StreamEvent, err: unknown, dependency: boolean): void {
+    const key = `${tenantId}/${e.seq}`;
+    const known = this.failures.get(key);
+    // A real error is the better dead-letter reason: an outage does not overwrite it.
+    if (dependency && known && !known.dependency) return;
+    this.failures.delete(key);
+    if (this.failures.size >= MEMO_LIMIT) this.failures.delete(this.failures.keys().next().value as string);
+    this.failures.set(key, { message: String((err as Error)?.message ?? err), dependency });
+  }
+
+  private async ack(tenantId: string, events: StreamEvent[]): Promise<void> {
+    if (!events.length) return;
+    try {
+      await ack(this.opts.redis, tenantId, this.def.name, events.map((e) => e.seq));
+    } catch (err) {
+      // Unacked entries are claimed and handled again later: handlers are idempotent.
+      this.log.warn({ err, tenant_id: tenantId, count: events.length }, 'ack failed; entries will be redelivered');
+      return;
+    }
+    const now = Date.now();
+    for (const e of events) metrics.processorLagSeconds.observe({ queue: this.def.name }, (now - seqMillis(e.seq)) / 1000);
+  }
+}

@@ -1,0 +1,122 @@
+// Tenant discovery for one consumer group: the `chorus:tenants` set, polled, plus its pub/sub
+// channel for immediacy. A tenant is listed only once its group exists (created from '0', so the
+// entries written before discovery are delivered too).
+import type { Config } from '../config/index.js';
+import { keys } from '../core/keys.js';
+import { isId } from '../core/ids.js';
+import { createRedis, type RedisClient } from '../core/redis.js';
+import { ensureGroup } from '../core/stream-commands.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { Logger } from '../core/logger.js';
+
+export interface TenantDirectoryOptions {
+  config: Config;
+  /** Shared non-blocking connection. */
+  redis: RedisClient;
+  group: string;
+  log: Logger;
+  /** Restricts the tenants served (tests use it to stay off other tests' tenants). */
+  accept?: (tenantId: string) => boolean;
+}
+
+export class TenantDirectory {
+  /** Insertion-ordered: runners key their read lanes by the first tenant of a slot group. */
+  private readonly ready = new Set<string>();
+  private readonly admitting = new Map<string, Promise<void>>();
+  private readonly listeners = new Set<() => void>();
+  private readonly abort = new AbortController();
+  private subscriber?: RedisClient;
+  private polling?: Promise<void>;
+
+  constructor(private readonly opts: TenantDirectoryOptions) {}
+
+  /** Resolves after the first poll (successful or logged), so runners start with the known tenants. */
+  async start(): Promise<void> {
+    const { config, group, log } = this.opts;
+    const sub = createRedis(config, { name: `processor:${group}:tenants`, blocking: true });
+    this.subscriber = sub;
+    sub.on('error', (err) => log.warn({ err, group }, 'tenant subscription connection error'));
+    sub.on('message', (_channel: string, tenantId: string) => {
+      this.admit(tenantId).catch((err) => log.warn({ err, group, tenant_id: tenantId }, 'tenant admission failed; the poll retries'));
+    });
+    // ioredis resubscribes after a reconnect; a failed first subscribe is covered by the poll.
+    sub.subscribe(keys.tenantsChannel()).catch((err) => log.warn({ err, group }, 'tenant channel subscribe failed'));
+    await this.refresh().catch((err) => log.warn({ err, group }, 'initial tenant poll failed'));
+    this.polling = this.poll();
+  }
+
+  tenants(): string[] {
+    return [...this.ready];
+  }
+
+  /** Calls `fn` whenever the tenant list changes; returns the unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * After NOGROUP on a tenant (stream deleted, group destroyed): recreate its group if the tenant is
+   * still registered, or stop serving it, so that one tenant cannot break the reads of the others.
+   */
+  async repair(tenantId: string): Promise<void> {
+    const { redis, group, log } = this.opts;
+    if (await redis.sismember(keys.tenants(), tenantId)) {
+      await ensureGroup(redis, tenantId, group, '0');
+      log.warn({ group, tenant_id: tenantId }, 'consumer group was missing; recreated');
+    } else if (this.ready.delete(tenantId)) {
+      log.warn({ group, tenant_id: tenantId }, 'tenant no longer registered; no longer served');
+      this.changed();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.subscriber?.disconnect();
+    await this.polling;
+  }
+
+  private async poll(): Promise<void> {
+    const { config, group, log } = this.opts;
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      let wait = config.processors.tenantPollMs;
+      try {
+        await this.refresh();
+        attempt = 0;
+      } catch (err) {
+        attempt++;
+        wait = Math.max(wait, backoffDelay(attempt));
+        log.warn({ err, group, attempt }, 'tenant poll failed; backing off');
+      }
+      await sleep(wait, this.abort.signal);
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    const members = await this.opts.redis.smembers(keys.tenants());
+    await Promise.all(members.map((t) => this.admit(t)));
+  }
+
+  private admit(tenantId: string): Promise<void> {
+    if (this.ready.has(tenantId) || !isId(tenantId) || (this.opts.accept && !this.opts.accept(tenantId))) {
+      return Promise.resolve();
+    }
+    let p = this.admitting.get(tenantId);
+    if (!p) {
+      p = ensureGroup(this.opts.redis, tenantId, this.opts.group, '0')
+        .then(() => {
+          this.ready.add(tenantId);
+          this.opts.log.info({ group: this.opts.group, tenant_id: tenantId }, 'tenant discovered');
+          this.changed();
+        })
+        .finally(() => this.admitting.delete(tenantId));
+      this.admitting.set(tenantId, p);
+    }
+    return p;
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+}

@@ -1,0 +1,44 @@
+// Stream retention: every tenant stream trimmed to config.streams (age, then length), never past
+// an entry some consumer group has not finished (core trimSafely). One per process is enough.
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import type { RedisClient } from '../core/redis.js';
+import { trimSafely } from '../core/stream-commands.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { TenantDirectory } from './tenants.js';
+
+export function startTrimmer(opts: {
+  config: Config;
+  redis: RedisClient;
+  directory: TenantDirectory;
+  log: Logger;
+  intervalMs?: number;
+}): { stop(): Promise<void> } {
+  const { config, redis, directory, log } = opts;
+  const intervalMs = opts.intervalMs ?? 60_000;
+  const abort = new AbortController();
+  const loop = (async () => {
+    let attempt = 0;
+    while (!abort.signal.aborted) {
+      await sleep(attempt ? Math.max(intervalMs, backoffDelay(attempt)) : intervalMs, abort.signal);
+      if (abort.signal.aborted) break;
+      let failed = 0;
+      for (const tenantId of directory.tenants()) {
+        try {
+          const trimmed = await trimSafely(redis, tenantId, config.streams.retentionMs, config.streams.maxLen);
+          if (trimmed > 0) log.info({ tenant_id: tenantId, trimmed }, 'stream trimmed');
+        } catch (err) {
+          failed++;
+          log.warn({ err, tenant_id: tenantId }, 'stream trim failed');
+        }
+      }
+      attempt = failed ? attempt + 1 : 0;
+    }
+  })();
+  return {
+    async stop() {
+      abort.abort();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,229 @@
+// The shared runner against the real Redis and Postgres: consumers of one group share the entries
+// (none lost, none twice) and ack after success; outages are retried, never dead-lettered; a poison
+// entry ends in the dead letters with its reason while the rest flows; a processor killed with -9
+// mid-burst loses nothing and duplicates nothing; the role stops gracefully on SIGTERM.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import type { Config } from '../../config/index.js';
+import { createSql, withTenant, type Sql } from '../../core/db.js';
+import { createLogger } from '../../core/logger.js';
+import { createRedis, type RedisClient } from '../../core/redis.js';
+import { migrate } from '../../core/migrate.js';
+import { sleep } from '../../core/backoff.js';
+import { EVENT } from '../../core/events.js';
+import type { Seq } from '../../core/seq.js';
+import { appendEvent, groupStats, listDeadLetters } from '../../core/stream-commands.js';
+import { registerTenant } from '../../ingest/tenants.js';
+import type { ProcessorDefinition } from '../../processors/definition.js';
+import { Runner } from '../../processors/runner.js';
+import { TenantDirectory } from '../../processors/tenants.js';
+import { startProcessorGroup } from '../../processors/group.js';
+import { persist } from '../../processors/persist.js';
+import { spawnRole, testConfig, uniqueTenant } from '../support/env.js';
+
+const base = testConfig();
+// Quiet: these tests provoke failures on purpose, and the runner logs every one of them.
+const log = createLogger({ role: 'test', level: 'fatal' });
+let sql: Sql;
+let redis: RedisClient;
+
+before(async () => {
+  sql = createSql(base, { max: 8, app: 'test-runner' });
+  redis = createRedis(base, { name: 'test-runner' });
+  await migrate(sql);
+});
+after(async () => {
+  await sql.end({ timeout: 5 });
+  redis.disconnect();
+});
+
+function withProcessors(over: Partial<Config['processors']>): Config {
+  return { ...base, processors: { ...base.processors, ...over } };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+const groupName = (prefix: string) => `${prefix}_${crypto.randomBytes(4).toString('hex')}`;
+
+function message(i: number, threadId = 'th_1') {
+  return {
+    type: EVENT.messageCreated, threadId, actor: 'alice',
+    data: { id: `m_${String(i).padStart(6, '0')}`, threadId, senderId: 'alice', body: `message ${i}`, mentions: [], attachmentIds: [] },
+  };
+}
+
+async function countMessages(tenantId: string): Promise<number> {
+  const rows = await withTenant(sql, tenantId, (tx) => tx`select count(*)::int as n from messages`);
+  return Number(rows[0]?.['n']);
+}
+
+async function settled(tenantId: string, group: string) {
+  const s = await groupStats(redis, tenantId, group);
+  return s && s.pending === 0 && s.lag === 0 ? s : null;
+}
+
+test('consumers of one group share the entries: each handled once, all acked, new tenants picked up', async (t) => {
+  const group = groupName('share');
+  const [a, b] = [uniqueTenant('share'), uniqueTenant('share')] as [string, string];
+  const config = withProcessors({ batch: 10, blockMs: 200, claimIdleMs: 60_000 });
+  const handledBy = new Map<string, string[]>();
+  const definition = (consumer: string): ProcessorDefinition => ({
+    name: group,
+    canHandle: (type) => type === EVENT.messageCreated,
+    async handle({ tenantId, events }) {
+      await sleep(2); // long enough for the other consumers to be served meanwhile
+      const list = handledBy.get(consumer) ?? [];
+      list.push(...events.map((e) => `${tenantId}/${e.seq}`));
+      handledBy.set(consumer, list);
+    },
+  });
+  await registerTenant(redis, a);
+  const directory = new TenantDirectory({ config, redis, group, log, accept: (t) => t === a || t === b });
+  await directory.start();
+  const runners = ['c0', 'c1', 'c2'].map((consumer) =>
+    new Runner({ definition: definition(consumer), config, sql, redis, directory, log, consumer }));
+  runners.forEach((r) => r.start());
+  try {
+    const expected: string[] = [];
+    const write = async (tenantId: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        expected.push(`${tenantId}/${await appendEvent(redis, tenantId, message(i))}`);
+        // Entries nobody handles are acked all the same.
+        if (i % 10 === 0) await appendEvent(redis, tenantId, { type: EVENT.typing, data: { userId: 'bob' }, threadId: 'th_1' });
+      }
+    };
+    await write(a, 300);
+    // A tenant that appears while the consumers are blocked reading: discovered by pub/sub.
+    await registerTenant(redis, b);
+    await write(b, 300);
+    await waitFor('every entry handled', async () => [...handledBy.values()].flat().length >= expected.length);
+    await waitFor('everything acked', async () => (await settled(a, group)) && (await settled(b, group)));
+    const all = [...handledBy.values()].flat();
+    assert.equal(all.length, expected.length, 'nothing handled twice');
+    assert.deepEqual(new Set(all), new Set(expected), 'nothing lost');
+    const shares = `work shared: ${[...handledBy].map(([c, l]) => `${c}=${l.length}`).join(' ')}`;
+    t.diagnostic(shares);
+    assert.ok([...handledBy.values()].filter((l) => l.length > 0).length >= 2, shares);
+  } finally {
+    await Promise.all(runners.map((r) => r.stop()));
+    await directory.stop();
+  }
+});
+
+test('a dependency outage is retried with backoff and never dead-lettered', async () => {
+  const group = groupName('outage');
+  const tenant = uniqueTenant('outage');
+  // One delivery allowed: a claim during the outage would dead-letter if outages counted as failures.
+  const config = withProcessors({ batch: 20, blockMs: 200, claimIdleMs: 100, claimIntervalMs: 50, maxDeliveries: 1 });
+  let failuresLeft = 4;
+  const done = new Set<string>();
+  const definition: ProcessorDefinition = {
+    name: group,
+    canHandle: () => true,
+    async handle({ events }) {
+      if (failuresLeft-- > 0) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      for (const e of events) done.add(e.seq);
+    },
+  };
+  await registerTenant(redis, tenant);
+  const running = await startProcessorGroup({ definition, config, sql, log, consumers: 1, accept: (t) => t === tenant });
+  try {
+    const seqs: Seq[] = [];
+    for (let i = 0; i < 30; i++) seqs.push(await appendEvent(redis, tenant, message(i)));
+    await waitFor('all handled after the outage', async () => seqs.every((s) => done.has(s)));
+    await waitFor('all acked', () => settled(tenant, group));
+    assert.deepEqual(await listDeadLetters(redis, tenant, group), []);
+  } finally {
+    await running.stop();
+  }
+});
+
+test('a poison entry is dead-lettered with its reason after maxDeliveries; the others are persisted', async () => {
+  const group = groupName('persist_poison');
+  const tenant = uniqueTenant('poison');
+  const config = withProcessors({ batch: 50, blockMs: 200, claimIdleMs: 300, claimIntervalMs: 100, maxDeliveries: 3 });
+  await registerTenant(redis, tenant);
+  const running = await startProcessorGroup({
+    definition: { ...persist, name: group }, config, sql, log, consumers: 2, accept: (t) => t === tenant,
+  });
+  try {
+    let poison: Seq | undefined;
+    for (let i = 0; i < 41; i++) {
+      const m = message(i);
+      // Postgres text cannot hold NUL: this entry can never be written.
+      if (i === 20) m.data.body = 'before \u0000 after';
+      const seq = await appendEvent(redis, tenant, m);
+      if (i === 20) poison = seq;
+    }
+    const [dead] = await waitFor('the dead letter', async () => {
+      const l = await listDeadLetters(redis, tenant, group);
+      return l.length ? l : null;
+    });
+    assert.equal(dead?.seq, poison);
+    assert.equal(dead?.type, EVENT.messageCreated);
+    assert.match(dead?.error ?? '', /unicode|\\u0000/i, 'the last error is the reason');
+    assert.ok((dead?.deliveries ?? 0) > 3, `deliveries ${dead?.deliveries}`);
+    assert.equal(await countMessages(tenant), 40);
+    await waitFor('nothing pending', () => settled(tenant, group));
+    assert.equal((await listDeadLetters(redis, tenant, group)).length, 1);
+  } finally {
+    await running.stop();
+  }
+});
+
+test('kill -9 of a processor mid-burst: another one finishes, every message exactly once', { timeout: 120_000 }, async (t) => {
+  const tenant = uniqueTenant('kill');
+  const env = { CHORUS_CLAIM_IDLE_MS: '500', CHORUS_CLAIM_INTERVAL_MS: '200', CHORUS_PROCESSOR_BATCH: '50', LOG_LEVEL: 'info' };
+  const started = (e: Record<string, unknown>) => e['msg'] === 'processor group started';
+  const first = spawnRole(['processors/main', 'persist'], env);
+  let second: ReturnType<typeof spawnRole> | undefined;
+  try {
+    await first.waitForLog(started);
+    await registerTenant(redis, tenant);
+    const N = 4000;
+    await Promise.all(Array.from({ length: N }, (_, i) => appendEvent(redis, tenant, message(i))));
+    const atKill = await waitFor('the burst being processed', async () => {
+      const n = await countMessages(tenant);
+      return n > 0 && n < N ? n : null;
+    }, 60_000);
+    first.kill('SIGKILL');
+    await first.exited;
+    const afterKill = await countMessages(tenant);
+    const orphaned = (await groupStats(redis, tenant, 'persist'))?.pending;
+    const state = `killed mid-burst: ${atKill} → ${afterKill} of ${N} persisted, ${orphaned} pending`;
+    t.diagnostic(state);
+    assert.ok(afterKill < N, state);
+
+    second = spawnRole(['processors/main', 'persist'], env);
+    await second.waitForLog(started);
+    await waitFor('every message persisted', async () => (await countMessages(tenant)) === N, 90_000);
+    await waitFor('nothing pending', () => settled(tenant, 'persist'));
+    const ids = await withTenant(sql, tenant, (tx) => tx`select id from messages order by id`);
+    assert.deepEqual(ids.map((r) => r['id']), Array.from({ length: N }, (_, i) => message(i).data.id));
+    const archived = await withTenant(sql, tenant, (tx) => tx`select count(*)::int as n from event_archive`);
+    assert.equal(archived[0]?.['n'], N);
+
+    second.kill('SIGTERM');
+    assert.deepEqual(await second.exited, { code: 0, signal: null }, second.recentLogs());
+    assert.ok(second.logs.some((e) => e['msg'] === 'stopped'));
+  } finally {
+    first.kill('SIGKILL');
+    second?.kill('SIGKILL');
+  }
+});
+
+test('an unknown processor group is a clear error with exit code 2', async () => {
+  const p = spawnRole(['processors/main', 'no_such_group']);
+  const { code } = await p.exited;
+  assert.equal(code, 2);
+  assert.ok(p.logs.some((e) => String(e['msg']).startsWith('unknown processor group "no_such_group"')), p.recentLogs());
+});
