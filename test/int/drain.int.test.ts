@@ -53,8 +53,8 @@ class ResumingClient {
         this.current = client;
         this.gatewayIds.push(hello.data.gatewayId as string);
         this.last ??= hello.data.headSeq as string;
-        const seen = client.frames.length;
-        const onFrames = () => this.consume(client.frames.slice(seen));
+        // Every frame of this connection counts, including those that arrived with the hello.
+        const onFrames = () => this.consume(client.frames);
         void client.closed.then(() => {
           onFrames();
           if (!this.stopped) {
@@ -125,7 +125,11 @@ test('SIGTERM drains a gateway under traffic: its clients resume elsewhere with 
   sending = false;
   await traffic;
 
-  await waitFor('every client to have every message', async () => clients.every((c) => c.seqs.length >= sent.length) || undefined, 15_000);
+  await waitFor('every client to have every message', async () => clients.every((c) => c.seqs.length >= sent.length) || undefined, 15_000)
+    .catch((err: Error) => {
+      const detail = clients.map((c) => ({ got: c.seqs.length, gws: c.gatewayIds, missing: sent.filter((s) => !c.seqs.includes(s)).slice(0, 3) }));
+      throw new Error(`${err.message}; sent ${sent.length} (${sent[0]}..${sent.at(-1)}); ${JSON.stringify(detail.filter((d) => d.got < sent.length))}`);
+    });
   const moved = clients.filter((c) => c.gatewayIds[0] === victimId);
   assert.ok(moved.length > 0);
   for (const c of moved) {

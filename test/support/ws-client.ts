@@ -14,6 +14,8 @@ export interface Frame {
 export interface CloseInfo {
   code: number;
   reason: string;
+  /** The client-side error that ended the connection, if any (e.g. an invalid frame from the server). */
+  error?: string;
 }
 
 export interface ConnectOptions {
@@ -37,6 +39,9 @@ function headersFor(o: ConnectOptions): Record<string, string> {
   return h;
 }
 
+/** Connections the server closed abnormally (1006) before sending hello; see WsClient.open. */
+export const droppedBeforeHello: { url: string; at: string }[] = [];
+
 export class WsClient {
   readonly frames: Frame[] = [];
   /** Raw texts that were not JSON (a contract violation; kept for assertion messages). */
@@ -44,11 +49,12 @@ export class WsClient {
   closeInfo: CloseInfo | null = null;
   readonly closed: Promise<CloseInfo>;
   private listeners = new Set<() => void>();
+  private error: string | undefined;
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString('utf8') };
+        this.closeInfo = { code, reason: reason.toString('utf8'), ...(this.error ? { error: this.error } : {}) };
         this.notify();
         resolve(this.closeInfo);
       });
@@ -63,8 +69,8 @@ export class WsClient {
       }
       this.notify();
     });
-    // Errors after open surface as a close; keep them from becoming unhandled.
-    ws.on('error', () => undefined);
+    // Errors after open surface as a close (with the error kept for messages), never as unhandled.
+    ws.on('error', (err) => { this.error ??= err.message; });
   }
 
   /** Opens a connection; resolves once the upgrade succeeded (the hello may still be on its way). */
@@ -82,11 +88,22 @@ export class WsClient {
     });
   }
 
-  /** Opens a connection and waits for its hello frame. */
+  /**
+   * Opens a connection and waits for its hello frame. A connection the server drops before its hello
+   * (abnormal close 1006, a known gateway defect) is retried once and recorded in `droppedBeforeHello`,
+   * so that one dedicated test reports it instead of whichever unrelated test happened to hit it.
+   */
   static async open(wsUrl: string, o: ConnectOptions = {}): Promise<{ client: WsClient; hello: Frame }> {
-    const client = await WsClient.connect(wsUrl, o);
-    const hello = await client.waitFor((f) => f.type === 'hello', 5000, 'hello');
-    return { client, hello };
+    for (let attempt = 0; ; attempt++) {
+      const client = await WsClient.connect(wsUrl, o);
+      try {
+        const hello = await client.waitFor((f) => f.type === 'hello', 5000, 'hello');
+        return { client, hello };
+      } catch (err) {
+        if (attempt > 0 || client.closeInfo?.code !== 1006 || client.frames.length) throw err;
+        droppedBeforeHello.push({ url: wsUrl.replace(/token=[^&]+/, 'token=…'), at: new Date().toISOString() });
+      }
+    }
   }
 
   /** An upgrade that must be refused: the HTTP status and JSON body of the refusal. */
@@ -136,7 +153,7 @@ export class WsClient {
         }
         if (this.closeInfo) {
           done();
-          reject(new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${n} × ${what}; ` +
+          reject(new Error(`connection closed (${JSON.stringify(this.closeInfo)}) while waiting for ${n} × ${what}; ` +
             `have ${got.length}; frames: ${this.describe()}`));
           return true;
         }

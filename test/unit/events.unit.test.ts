@@ -1,0 +1,93 @@
+// The stream envelope (core/events.ts): what the write path XADDs decodes to the same event, and the
+// websocket frame of a message.created carries the message of the 202 body (seq and createdAt come
+// from the entry id, spliced into the stored payload).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  EVENT, EVENT_VERSION, controlFrame, createdAtOf, decodeEvent, encodeEvent, priorityOf, publicData, streamFrame,
+  type StreamEvent,
+} from '../../core/events.js';
+import type { Seq } from '../../core/seq.js';
+
+const SEQ = '1700000000123-4' as Seq;
+
+test('encodeEvent writes short fields and decodeEvent reads them back', () => {
+  const data = { id: 'm_1', threadId: 'th_1', body: 'héllo "quoted" \\ 😀', mentions: ['bob'] };
+  const fields = encodeEvent({ type: EVENT.messageCreated, data, threadId: 'th_1', users: ['a', 'b'], actor: 'alice', traceId: 'tr1' });
+  assert.deepEqual(fields, ['t', 'message.created', 'v', String(EVENT_VERSION), 'd', JSON.stringify(data), 'th', 'th_1', 'u', 'a,b', 'a', 'alice', 'tr', 'tr1']);
+  const e = decodeEvent(SEQ, fields);
+  assert.deepEqual(e, {
+    seq: SEQ, type: 'message.created', v: EVENT_VERSION, data: JSON.stringify(data),
+    threadId: 'th_1', users: ['a', 'b'], actor: 'alice', traceId: 'tr1',
+  });
+});
+
+test('optional routing fields are omitted when absent or empty', () => {
+  const fields = encodeEvent({ type: EVENT.typing, data: {}, users: [] });
+  assert.deepEqual(fields, ['t', 'typing', 'v', String(EVENT_VERSION), 'd', '{}']);
+  const e = decodeEvent(SEQ, fields);
+  assert.equal(e.threadId, undefined);
+  assert.equal(e.users, undefined);
+  assert.equal(e.actor, undefined);
+});
+
+test('decodeEvent ignores unknown fields and tolerates a dangling one', () => {
+  const e = decodeEvent(SEQ, ['t', 'thread.created', 'zz', 'ignored', 'v', '1', 'd', '{"a":1}', 'th']);
+  assert.equal(e.type, 'thread.created');
+  assert.equal(e.data, '{"a":1}');
+  assert.equal(e.threadId, undefined);
+});
+
+function ev(type: string, data: unknown): StreamEvent {
+  return decodeEvent(SEQ, encodeEvent({ type: type as never, data: data as Record<string, unknown>, threadId: 'th_1' }));
+}
+
+test('publicData of message.created is the stored message plus seq and createdAt from the entry id', () => {
+  const msg = { id: 'm_1', threadId: 'th_1', senderId: 'alice', body: 'a "b" \\ \u2028 😀', clientMessageId: 'c1', mentions: [], attachmentIds: [] };
+  const out = publicData(ev(EVENT.messageCreated, msg));
+  assert.deepEqual(JSON.parse(out), { ...msg, seq: SEQ, createdAt: '2023-11-14T22:13:20.123Z' });
+  assert.equal(createdAtOf(SEQ), new Date(1_700_000_000_123).toISOString());
+});
+
+test('publicData of an empty message.created payload is still valid JSON', () => {
+  assert.deepEqual(JSON.parse(publicData(ev(EVENT.messageCreated, {}))), { seq: SEQ, createdAt: createdAtOf(SEQ) });
+});
+
+test('publicData of other events is the payload as written', () => {
+  for (const type of [EVENT.messageUpdated, EVENT.messageDeleted, EVENT.threadCreated, EVENT.participantAdded, EVENT.participantRemoved]) {
+    const data = { id: 'm_1', threadId: 'th_1', seq: '1-1', createdAt: 'x' };
+    assert.equal(publicData(ev(type, data)), JSON.stringify(data), type);
+  }
+});
+
+test('streamFrame is {"type","seq","ts","data"} with ts from the seq', () => {
+  const e = ev(EVENT.messageCreated, { id: 'm_1', threadId: 'th_1' });
+  const f = JSON.parse(streamFrame(e.type, e));
+  assert.deepEqual(Object.keys(f), ['type', 'seq', 'ts', 'data']);
+  assert.equal(f.type, 'message.created');
+  assert.equal(f.seq, SEQ);
+  assert.equal(f.ts, 1_700_000_000_123);
+  assert.deepEqual(f.data, { seq: SEQ, createdAt: createdAtOf(SEQ), id: 'm_1', threadId: 'th_1' });
+  // A substituted type and payload (permission.revoked is derived from participant.removed).
+  const r = JSON.parse(streamFrame(EVENT.permissionRevoked, e, '{"threadId":"th_1"}'));
+  assert.deepEqual(r, { type: 'permission.revoked', seq: SEQ, ts: 1_700_000_000_123, data: { threadId: 'th_1' } });
+});
+
+test('controlFrame carries no seq', () => {
+  const before = Date.now();
+  const f = JSON.parse(controlFrame('pong', {}));
+  assert.deepEqual(Object.keys(f).sort(), ['data', 'ts', 'type']);
+  assert.equal(f.type, 'pong');
+  assert.ok(f.ts >= before && f.ts <= Date.now());
+});
+
+test('priorities follow the contract', () => {
+  for (const t of ['message.created', 'message.updated', 'message.deleted', 'permission.revoked', 'thread.created', 'participant.added', 'participant.removed']) {
+    assert.equal(priorityOf(t), 'critical', t);
+  }
+  for (const t of ['read_receipt.updated', 'inbox.updated', 'attachment.ready', 'attachment.rejected', 'notification.created']) {
+    assert.equal(priorityOf(t), 'important', t);
+  }
+  for (const t of ['presence.batch', 'presence.summary', 'typing']) assert.equal(priorityOf(t), 'best_effort', t);
+  for (const t of ['hello', 'error', 'resync.required', 'reconnect']) assert.equal(priorityOf(t), 'critical', t);
+});
