@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   CHORUS_WS_HARD_BUFFER: int(1024 * 1024),
   CHORUS_WS_IDLE_TIMEOUT_S: int(120),
   CHORUS_REPLAY_MAX_EVENTS: int(50_000),
+  CHORUS_REPLAY_CACHE_EVENTS: int(20_000),
   CHORUS_DRAIN_WINDOW_MS: int(5_000),
   CHORUS_ALLOWED_ORIGINS: z.string().default('*'),
   CHORUS_MAX_CONN_PER_USER: int(50),
@@ -74,6 +75,49 @@ const EnvSchema = z.object({
   // typing indicators: on by default; switched off for a while when the fanout budget is exceeded
   CHORUS_TYPING_ENABLED: bool.optional(),
   CHORUS_TYPING_BUDGET_PER_S: int(5000),
+
+  // presence (docs/presence.md): state TTL, coalescing, sharded fanout, batching, summary-mode backstop
+  CHORUS_PRESENCE_SHARDS: int(64),
+  CHORUS_PRESENCE_SHARDS_BY_TENANT: z.string().default(''),
+  CHORUS_PRESENCE_TTL_S: int(75),
+  CHORUS_PRESENCE_COALESCE_MS: int(5_000),
+  CHORUS_PRESENCE_DEDUPE_TTL_S: int(60),
+  CHORUS_PRESENCE_BATCH_MAX: int(100),
+  CHORUS_PRESENCE_BATCH_MS: int(200),
+  CHORUS_PRESENCE_SUMMARY_THRESHOLD: int(20_000),
+  CHORUS_PRESENCE_SUMMARY_RECOVERY: int(2_000),
+  CHORUS_PRESENCE_SUMMARY_INTERVAL_MS: int(1_000),
+  CHORUS_PRESENCE_SWEEP_INTERVAL_MS: int(1_000),
+  CHORUS_PRESENCE_LOAD_WINDOW_MS: int(60_000),
+  CHORUS_PRESENCE_RECONCILE_MS: int(30_000),
+  CHORUS_PRESENCE_DRAIN_GRACE_MS: int(15_000),
+  CHORUS_PRESENCE_MAX_USER_IDS: int(200),
+
+  // read models: unread counter reconciliation (docs/read-models.md)
+  CHORUS_RECONCILE_INTERVAL_MS: int(900_000),
+  CHORUS_RECONCILE_THRESHOLD: int(0),
+
+  // attachments (docs/attachments.md): storage, limits, scanning, thumbnails
+  CHORUS_STORAGE: z.enum(['local', 's3']).default('local'),
+  CHORUS_PUBLIC_URL: z.string().url().optional(),
+  CHORUS_OBJECT_URL_SECRET: z.string().min(16).optional(),
+  CHORUS_S3_BUCKET: z.string().optional(),
+  CHORUS_S3_REGION: z.string().default('us-east-1'),
+  CHORUS_S3_ENDPOINT: z.string().url().optional(),
+  CHORUS_S3_FORCE_PATH_STYLE: bool.optional(),
+  CHORUS_S3_PREFIX: z.string().default(''),
+  CHORUS_ATTACHMENT_MAX_BYTES: int(25 * 1024 * 1024),
+  CHORUS_ATTACHMENT_TYPES: z.string().default('image/png,image/jpeg,image/gif,image/webp,application/pdf,application/zip,text/plain'),
+  CHORUS_UPLOAD_URL_TTL_S: int(900),
+  CHORUS_DOWNLOAD_URL_TTL_S: int(300),
+  CHORUS_CLAMD_SOCKET: z.string().optional(),
+  CHORUS_CLAMD_TIMEOUT_MS: int(60_000),
+  CHORUS_CLAMAV_DB_DIR: z.string().optional(),
+  CHORUS_SCAN_THREADS: int(2),
+  CHORUS_THUMB_THREADS: int(1),
+  CHORUS_THUMB_MAX_PIXELS: int(40_000_000),
+  CHORUS_THUMB_SIZE: int(320),
+  CHORUS_THUMB_HEAP_MB: int(64),
 });
 
 export interface Config {
@@ -115,6 +159,8 @@ export interface Config {
     hardBuffer: number;
     idleTimeoutS: number;
     replayMaxEvents: number;
+    /** Recent events kept per hosted tenant so resuming connections share one copy. */
+    replayCacheEvents: number;
     drainWindowMs: number;
     allowedOrigins: string[] | '*';
     maxConnPerUser: number;
@@ -124,6 +170,66 @@ export interface Config {
     framesBurst: number;
     typingEnabled: boolean;
     typingBudgetPerS: number;
+  };
+  /** Presence state, coalescing and fanout (docs/presence.md). */
+  presence: {
+    /** Shards per tenant (shardId = fnv1a(userId) % shards); per-tenant overrides in shardsByTenant. */
+    shards: number;
+    shardsByTenant: Record<string, number>;
+    /** A connection counts as online this long after its last heartbeat (or connect). */
+    ttlMs: number;
+    /** Changes other than offline<->online are published at most once per user per window. */
+    coalesceMs: number;
+    /** Lifetime of the `tenant:user:version` idempotency key of a published update. */
+    dedupeTtlMs: number;
+    /** A presence.batch frame holds at most batchMax users (≤ 100) and waits at most batchMs. */
+    batchMax: number;
+    batchMs: number;
+    /** Pending updates of this gateway above which subscribers get presence.summary; below recovery they catch up. */
+    summaryThreshold: number;
+    summaryRecovery: number;
+    summaryIntervalMs: number;
+    sweepIntervalMs: number;
+    /** Window over which updates per shard are counted for the rebalance suggestion. */
+    loadWindowMs: number;
+    /** How often a gateway re-reads the state of the users it watches (repairs lost pub/sub messages). */
+    reconcileMs: number;
+    /** A connection closed by a draining gateway stays online this long, so a reconnect elsewhere is no flap. */
+    drainGraceMs: number;
+    /** GET /api/presence accepts at most this many userIds. */
+    maxUserIds: number;
+  };
+  /** Unread counters are recomputed every intervalMs; rows off by more than threshold are healed. */
+  readModels: { reconcileIntervalMs: number; reconcileThreshold: number };
+  /** The attachment pipeline (docs/attachments.md). */
+  attachments: {
+    /** Largest upload in bytes (declared size and PUT body). */
+    maxBytes: number;
+    /** Declared content types that may be uploaded; the real type must match (magic bytes). */
+    allowedTypes: string[];
+    uploadUrlTtlS: number;
+    downloadUrlTtlS: number;
+    storage: {
+      kind: 'local' | 's3';
+      /** Local store root: <dataDir>/objects. */
+      localDir: string;
+      /** Base of the signed URLs of the local store (the gateway serves /objects/...). */
+      publicUrl: string;
+      /** HMAC secret of the local store's signed URLs (derived from the data dir outside production). */
+      urlSecret: string;
+      s3: { bucket: string; region: string; endpoint?: string; forcePathStyle: boolean; prefix: string };
+    };
+    clamd: {
+      /** clamd's unix socket: CHORUS_CLAMD_SOCKET, else the local clamd's under socketDir. */
+      socketPath: string;
+      /** True when the stack starts its own clamd (ops/local-clamd.ts): CHORUS_CLAMD_SOCKET unset. */
+      local: boolean;
+      timeoutMs: number;
+      /** Signature database override; default /var/lib/clamav when it holds one, else the test signatures. */
+      databaseDir?: string;
+    };
+    scanThreads: number;
+    thumbnails: { threads: number; maxPixels: number; size: number; heapMb: number };
   };
   rateLimits: {
     messageUser: { rate: number; burst: number };
@@ -147,6 +253,56 @@ function shortSocketDir(dataDir: string): string {
 }
 
 export class ConfigError extends Error {}
+
+function attachmentsConfig(e: z.infer<typeof EnvSchema>, c: { production: boolean; dataDir: string; socketDir: string }): Config['attachments'] {
+  if (e.CHORUS_STORAGE === 's3' && !e.CHORUS_S3_BUCKET) throw new ConfigError('CHORUS_STORAGE=s3 needs CHORUS_S3_BUCKET');
+  if (e.CHORUS_STORAGE === 'local' && c.production && !e.CHORUS_OBJECT_URL_SECRET) {
+    throw new ConfigError('CHORUS_OBJECT_URL_SECRET is required for local object storage in production');
+  }
+  const host = ['0.0.0.0', '::', ''].includes(e.HOST) ? '127.0.0.1' : e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  const urlSecret = e.CHORUS_OBJECT_URL_SECRET
+    ?? crypto.createHash('sha256').update(`chorus-dev-object-url-secret:${c.dataDir}`).digest('hex');
+  return {
+    maxBytes: Math.max(1, e.CHORUS_ATTACHMENT_MAX_BYTES),
+    allowedTypes: e.CHORUS_ATTACHMENT_TYPES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+    uploadUrlTtlS: Math.max(10, e.CHORUS_UPLOAD_URL_TTL_S),
+    downloadUrlTtlS: Math.max(10, e.CHORUS_DOWNLOAD_URL_TTL_S),
+    storage: {
+      kind: e.CHORUS_STORAGE,
+      localDir: path.join(c.dataDir, 'objects'),
+      publicUrl: (e.CHORUS_PUBLIC_URL ?? `http://${host}:${e.PORT}`).replace(/\/+$/, ''),
+      urlSecret,
+      s3: {
+        bucket: e.CHORUS_S3_BUCKET ?? '', region: e.CHORUS_S3_REGION, endpoint: e.CHORUS_S3_ENDPOINT,
+        forcePathStyle: e.CHORUS_S3_FORCE_PATH_STYLE ?? !!e.CHORUS_S3_ENDPOINT, prefix: e.CHORUS_S3_PREFIX,
+      },
+    },
+    clamd: {
+      socketPath: e.CHORUS_CLAMD_SOCKET ?? path.join(c.socketDir, 'clamd', 'clamd.sock'),
+      local: !e.CHORUS_CLAMD_SOCKET,
+      timeoutMs: Math.max(1000, e.CHORUS_CLAMD_TIMEOUT_MS),
+      databaseDir: e.CHORUS_CLAMAV_DB_DIR,
+    },
+    scanThreads: Math.max(1, e.CHORUS_SCAN_THREADS),
+    thumbnails: {
+      threads: Math.max(1, e.CHORUS_THUMB_THREADS),
+      maxPixels: Math.max(1, e.CHORUS_THUMB_MAX_PIXELS),
+      size: Math.min(2048, Math.max(16, e.CHORUS_THUMB_SIZE)),
+      heapMb: Math.max(16, e.CHORUS_THUMB_HEAP_MB),
+    },
+  };
+}
+
+/** `acme:128,small:8` → {acme: 128, small: 8}: presence shard counts of tenants that differ from the default. */
+function parseShardOverrides(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_-]{1,64}):(\d{1,5})$/.exec(part);
+    if (!m || Number(m[2]) < 1) throw new ConfigError(`CHORUS_PRESENCE_SHARDS_BY_TENANT: "${part}" is not tenant:shards`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
@@ -213,6 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hardBuffer: Math.max(e.CHORUS_WS_HARD_BUFFER, e.CHORUS_WS_SOFT_BUFFER),
       idleTimeoutS: e.CHORUS_WS_IDLE_TIMEOUT_S,
       replayMaxEvents: e.CHORUS_REPLAY_MAX_EVENTS,
+      replayCacheEvents: e.CHORUS_REPLAY_CACHE_EVENTS,
       drainWindowMs: e.CHORUS_DRAIN_WINDOW_MS,
       allowedOrigins: origins === '*' ? '*' : origins.split(',').map((s) => s.trim()).filter(Boolean),
       maxConnPerUser: e.CHORUS_MAX_CONN_PER_USER,
@@ -222,6 +379,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       typingEnabled: e.CHORUS_TYPING_ENABLED ?? true,
       typingBudgetPerS: e.CHORUS_TYPING_BUDGET_PER_S,
     },
+    presence: {
+      shards: Math.max(1, e.CHORUS_PRESENCE_SHARDS),
+      shardsByTenant: parseShardOverrides(e.CHORUS_PRESENCE_SHARDS_BY_TENANT),
+      ttlMs: Math.max(1, e.CHORUS_PRESENCE_TTL_S) * 1000,
+      coalesceMs: e.CHORUS_PRESENCE_COALESCE_MS,
+      dedupeTtlMs: Math.max(1, e.CHORUS_PRESENCE_DEDUPE_TTL_S) * 1000,
+      batchMax: Math.min(100, Math.max(1, e.CHORUS_PRESENCE_BATCH_MAX)),
+      batchMs: Math.max(1, e.CHORUS_PRESENCE_BATCH_MS),
+      summaryThreshold: Math.max(1, e.CHORUS_PRESENCE_SUMMARY_THRESHOLD),
+      summaryRecovery: Math.min(e.CHORUS_PRESENCE_SUMMARY_RECOVERY, Math.max(1, e.CHORUS_PRESENCE_SUMMARY_THRESHOLD)),
+      summaryIntervalMs: Math.max(100, e.CHORUS_PRESENCE_SUMMARY_INTERVAL_MS),
+      sweepIntervalMs: Math.max(50, e.CHORUS_PRESENCE_SWEEP_INTERVAL_MS),
+      loadWindowMs: Math.max(1000, e.CHORUS_PRESENCE_LOAD_WINDOW_MS),
+      reconcileMs: Math.max(1000, e.CHORUS_PRESENCE_RECONCILE_MS),
+      drainGraceMs: e.CHORUS_PRESENCE_DRAIN_GRACE_MS,
+      maxUserIds: Math.max(1, e.CHORUS_PRESENCE_MAX_USER_IDS),
+    },
+    readModels: { reconcileIntervalMs: Math.max(1000, e.CHORUS_RECONCILE_INTERVAL_MS), reconcileThreshold: e.CHORUS_RECONCILE_THRESHOLD },
+    attachments: attachmentsConfig(e, { production, dataDir, socketDir }),
     rateLimits: {
       messageUser: { rate: e.CHORUS_RATE_MSG_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_USER_BURST) },
       messageTenant: { rate: e.CHORUS_RATE_MSG_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_TENANT_BURST) },

@@ -14,6 +14,10 @@ export const EVENT = {
   readReceiptUpdated: 'read_receipt.updated',
   inboxUpdated: 'inbox.updated',
   attachmentUploaded: 'attachment.uploaded',
+  /** Internal (no th/u, never sent to clients): the bytes passed the virus scan. */
+  attachmentScanned: 'attachment.scanned',
+  /** Internal (no th/u, never sent to clients): the real type matched the declared one. */
+  attachmentValidated: 'attachment.validated',
   attachmentReady: 'attachment.ready',
   attachmentRejected: 'attachment.rejected',
   notificationCreated: 'notification.created',

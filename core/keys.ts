@@ -25,6 +25,39 @@ export const keys = {
   typingChannel: (t: string) => `chorus:{${t}}:typing`,
   /** Runtime feature flags (hash: flag -> '1'/'0'), e.g. `typing`; set with `npm run chorus -- flag`. */
   flags: () => 'chorus:flags',
+  /** Set (NX, expiring after one interval) by the process that reconciles a tenant's counters this round. */
+  reconcileMark: (t: string) => `chorus:{${t}}:reconcile`,
+  /** Held (NX, expiring) while a rebuild of one read model of the tenant runs: one at a time. */
+  rebuildLock: (t: string, model: string) => `chorus:{${t}}:rebuild:${model}`,
+  /**
+   * One user's presence (hash): s status, d declared status, v version, at changed-at, seen lastSeenAt,
+   * pv/ps/pat the last published version/status/time, c:<connectionId> that connection's expiry (ms).
+   */
+  presenceUser: (t: string, userId: string) => `chorus:{${t}}:presence:user:${userId}`,
+  /** Expiry index of one presence shard (zset userId -> when the user's last connection expires, ms). */
+  presenceExpiry: (t: string, shard: number) => `chorus:{${t}}:presence:exp:${shard}`,
+  /** The tenant's shards by their earliest expiry (zset shard -> ms): the sweepers' to-do list. */
+  presenceDue: (t: string) => `chorus:{${t}}:presence:due`,
+  /** Sweep lease of one shard (SET NX PX): one gateway sweeps a shard per round. */
+  presenceSweepLease: (t: string, shard: number) => `chorus:{${t}}:presence:sweep:${shard}`,
+  /** Published presence updates per shard in the current load window (hash shard -> count). */
+  presenceLoad: (t: string) => `chorus:{${t}}:presence:load`,
+  /** Lease of the process that evaluates the tenant's shard load this window (SET NX PX). */
+  presenceLoadLease: (t: string) => `chorus:{${t}}:presence:load:lease`,
+  /** Idempotency key `tenant:user:version` of one published presence update (SET NX, short TTL). */
+  presencePublished: (t: string, userId: string, version: number) => `chorus:{${t}}:presence:pub:${userId}:${version}`,
+  /**
+   * Pub/sub channel of one presence shard: the seed's `presence:{tenantId}:{shardId}` with the chorus
+   * prefix in front and the tenant as hash tag (`chorus:presence:{acme}:17`), so on a Cluster the
+   * sharded channel lives in the tenant's slot like its keys.
+   */
+  presenceChannel: (t: string, shard: number) => `chorus:presence:{${t}}:${shard}`,
+  /** Tenants by their last presence activity (zset tenant -> ms): the tenants sweepers visit. */
+  presenceTenants: () => 'chorus:presence:tenants',
+  /** An attachment's write-path facts (hash: uploader, status): what a message may reference. */
+  attachment: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}`,
+  /** Threads where the attachment was posted (set): their participants may read it. */
+  attachmentThreads: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}:threads`,
 } as const;
 
 /** Rate-limit buckets: `scope` names what is limited (e.g. msg:user, msg:tenant, ws:user). */

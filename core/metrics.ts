@@ -44,6 +44,10 @@ export const metrics = {
   wsReplayed: new client.Counter({
     name: 'chorus_ws_replayed_events_total', help: 'Events replayed to resuming connections', registers: [registry],
   }),
+  wsReplayCache: new client.Counter({
+    name: 'chorus_ws_replay_cache_total', help: 'Replays served from the gateway recent-events cache (hit), partly (partial) or from Redis (miss)',
+    labelNames: ['outcome'], registers: [registry],
+  }),
   fanoutLatency: new client.Histogram({
     name: 'chorus_fanout_latency_seconds', help: 'Stream append to websocket write, by priority',
     labelNames: ['priority'], buckets: latencyBuckets, registers: [registry],
@@ -79,6 +83,75 @@ export const metrics = {
   dbQueryDuration: new client.Histogram({
     name: 'chorus_db_query_duration_seconds', help: 'Postgres statement latency by statement name',
     labelNames: ['statement'], buckets: latencyBuckets, registers: [registry],
+  }),
+  counterReconcile: new client.Counter({
+    name: 'counter_reconcile_total', help: 'Unread counter rows checked by reconciliation, by outcome (healed, tolerated, clean)',
+    labelNames: ['tenant', 'outcome'], registers: [registry],
+  }),
+  syncWait: new client.Histogram({
+    name: 'chorus_sync_wait_seconds', help: 'Time GET /api/sync waited for the read models to reach the stream head',
+    buckets: latencyBuckets, registers: [registry],
+  }),
+  presencePublished: new client.Counter({
+    name: 'chorus_presence_published_total', help: 'Presence updates published on shard channels, by reason (immediate, coalesced, expired)',
+    labelNames: ['reason'], registers: [registry],
+  }),
+  presenceCoalesced: new client.Counter({
+    name: 'chorus_presence_coalesced_total', help: 'Presence changes held back by the per-user coalescing window', registers: [registry],
+  }),
+  presenceDuplicates: new client.Counter({
+    name: 'chorus_presence_duplicates_suppressed_total', help: 'Presence updates suppressed as duplicates (same user and version), by stage',
+    labelNames: ['stage'], registers: [registry],
+  }),
+  presenceFrames: new client.Counter({
+    name: 'chorus_presence_frames_total', help: 'Presence frames written to websockets, by kind (batch, summary, catch_up)',
+    labelNames: ['kind'], registers: [registry],
+  }),
+  presenceFanoutLatency: new client.Histogram({
+    name: 'chorus_presence_fanout_latency_seconds', help: 'Presence change (Redis time) to presence.batch write',
+    buckets: latencyBuckets, registers: [registry],
+  }),
+  presenceQueueDepth: new client.Gauge({
+    name: 'chorus_presence_queue_depth', help: 'Presence updates received but not yet written to subscribers on this gateway',
+    registers: [registry],
+  }),
+  presenceSummaryMode: new client.Gauge({
+    name: 'chorus_presence_summary_mode', help: '1 while this gateway sends presence.summary instead of per-user updates', registers: [registry],
+  }),
+  presenceSummaryTransitions: new client.Counter({
+    name: 'chorus_presence_summary_transitions_total', help: 'Entries into and exits from presence summary mode',
+    labelNames: ['direction'], registers: [registry],
+  }),
+  presenceShardSubscriptions: new client.Gauge({
+    name: 'chorus_presence_shard_subscriptions', help: 'Presence shard channels this gateway is subscribed to', registers: [registry],
+  }),
+  presenceExpired: new client.Counter({
+    name: 'chorus_presence_expired_total', help: 'Users found offline by the sweeper (heartbeat TTL expired)', registers: [registry],
+  }),
+  presenceShardLoad: new client.Gauge({
+    name: 'chorus_presence_shard_load', help: 'Published presence updates per shard over the last load window, by quantile (p50, p95, max)',
+    labelNames: ['tenant', 'quantile'], registers: [registry],
+  }),
+  presenceRebalanceSuggested: new client.Counter({
+    name: 'chorus_presence_rebalance_suggested_total', help: 'Load windows in which p95 shard load exceeded twice p50',
+    labelNames: ['tenant'], registers: [registry],
+  }),
+  attachmentScanDuration: new client.Histogram({
+    name: 'chorus_attachment_scan_duration_seconds', help: 'Virus scan of one attachment (clamd), by outcome',
+    labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+  }),
+  attachmentTransformDuration: new client.Histogram({
+    name: 'chorus_attachment_transform_duration_seconds', help: 'Thumbnail of one attachment (sharp), by outcome',
+    labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+  }),
+  attachmentStage: new client.Counter({
+    name: 'chorus_attachment_stage_total',
+    help: 'Attachments handled per pipeline stage, by outcome (ok, rejected, skipped, retry, error); failure ratio = (retry+error)/all',
+    labelNames: ['stage', 'outcome'], registers: [registry],
+  }),
+  attachmentReadyLatency: new client.Histogram({
+    name: 'chorus_attachment_ready_latency_seconds', help: 'Upload complete to ready or rejected (the seed\'s attachment readiness SLI)',
+    labelNames: ['status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 45, 90, 180], registers: [registry],
   }),
 };
 

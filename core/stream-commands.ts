@@ -3,7 +3,7 @@
 import type { RedisClient } from './redis.js';
 import { keys } from './keys.js';
 import { decodeEvent, encodeEvent, EVENT_VERSION, type NewEvent, type StreamEvent } from './events.js';
-import type { Seq } from './seq.js';
+import { compareSeq, type Seq } from './seq.js';
 
 type RawEntry = [string, string[]];
 type RawStreams = [string, RawEntry[]][] | null;
@@ -196,8 +196,22 @@ export async function trimSafely(r: RedisClient, tenantId: string, retentionMs: 
 export interface StreamInfo {
   /** Id of the last entry ever added (0-0 when the stream does not exist). */
   lastGeneratedId: Seq;
-  /** Highest id removed by trimming or XDEL: positions at or after it lose nothing on replay. */
+  /** Highest id removed by XDEL (Redis 7.0 does not update it on XTRIM: see `mayHaveGap`). */
   maxDeletedId: Seq;
+  /** Oldest entry still held (null for an empty stream). */
+  firstEntryId: Seq | null;
+  /** Entries ever removed (trimmed or deleted): entries-added minus length. */
+  removed: number;
+}
+
+/**
+ * Whether replaying from `after` could miss entries that were trimmed or deleted. Conservative: it
+ * may ask a client to resync that could have resumed, never the other way round.
+ */
+export function mayHaveGap(info: StreamInfo, after: Seq): boolean {
+  if (compareSeq(after, info.maxDeletedId) < 0) return true;
+  if (info.removed <= 0) return false;
+  return info.firstEntryId === null ? compareSeq(after, info.lastGeneratedId) < 0 : compareSeq(after, info.firstEntryId) < 0;
 }
 
 function parseInfo(raw: unknown[] | null): StreamInfo {
@@ -206,6 +220,8 @@ function parseInfo(raw: unknown[] | null): StreamInfo {
   return {
     lastGeneratedId: String(m.get('last-generated-id') ?? '0-0') as Seq,
     maxDeletedId: String(m.get('max-deleted-entry-id') ?? '0-0') as Seq,
+    firstEntryId: Number(m.get('length') ?? 0) > 0 ? (String(m.get('recorded-first-entry-id')) as Seq) : null,
+    removed: Number(m.get('entries-added') ?? 0) - Number(m.get('length') ?? 0),
   };
 }
 
@@ -250,4 +266,37 @@ export async function replayDeadLetter(r: RedisClient, tenantId: string, group: 
     | string
     | null;
   return (res ?? null) as Seq | null;
+}
+
+export interface GroupProgress {
+  /** The newest entry delivered to some consumer of the group. */
+  lastDelivered: Seq;
+  /** The oldest entry delivered but not yet acknowledged, or null when none is pending. */
+  oldestPending: Seq | null;
+}
+
+/**
+ * Where a consumer group stands on a tenant stream (null when the stream or the group does not
+ * exist). Read in one MULTI; every entry ≤ lastDelivered that is not pending has been acknowledged.
+ */
+export async function groupProgress(r: RedisClient, tenantId: string, group: string): Promise<GroupProgress | null> {
+  const key = keys.events(tenantId);
+  const res = await r.multi().xinfo('GROUPS', key).xpending(key, group).exec();
+  if (!res) throw new Error('group progress transaction aborted');
+  const [[e1, groups], [e2, summary]] = res as [[Error | null, unknown[][]], [Error | null, [number, string | null, string | null, unknown]]];
+  if (e1 || e2) {
+    const err = (e1 ?? e2) as Error;
+    if (/no such key|NOGROUP/i.test(err.message)) return null;
+    throw err;
+  }
+  for (const g of groups) {
+    const m = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) m.set(String(g[i]), g[i + 1]);
+    if (m.get('name') !== group) continue;
+    return {
+      lastDelivered: String(m.get('last-delivered-id') ?? '0-0') as Seq,
+      oldestPending: Number(summary[0]) > 0 && summary[1] ? (summary[1] as Seq) : null,
+    };
+  }
+  return null;
 }

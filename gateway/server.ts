@@ -16,6 +16,10 @@ import { Flags } from '../core/flags.js';
 import { systemRoutes } from './routes/system.js';
 import { threadRoutes } from './routes/threads.js';
 import { messageRoutes } from './routes/messages.js';
+import { PresenceService } from './presence/service.js';
+import { presenceRoutes } from './routes/presence.js';
+import { readStateRoutes } from './routes/read-state.js';
+import { attachmentRoutes } from './routes/attachments.js';
 
 export interface Gateway {
   port: number;
@@ -23,6 +27,7 @@ export interface Gateway {
   sql: Sql;
   hub: Hub;
   flags: Flags;
+  presence: PresenceService;
   /** Stop accepting, ask every client to reconnect, close sockets spread over the drain window. */
   drain(windowMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -40,6 +45,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   flags.start();
   const typing = new Typing(config, redis, hub, flags, log);
   hub.onTenantChange = (tenantId, hosted) => typing.tenantHosted(tenantId, hosted);
+  const presence = new PresenceService(config, redis, hub, log);
   let accepting = true;
 
   const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes });
@@ -47,7 +53,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   systemRoutes(router, ctx);
   threadRoutes(router, ctx);
   messageRoutes(router, ctx);
-  registerWs({ uws, app, config, auth, hub, typing, redis, log, accepting: () => accepting });
+  presenceRoutes(router, ctx);
+  readStateRoutes(router, ctx);
+  attachmentRoutes(router, ctx, app);
+  registerWs({ uws, app, config, auth, hub, typing, presence, redis, log, accepting: () => accepting });
   router.fallback();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -56,6 +65,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let listening = true;
   const port = uws.us_socket_local_port(listenSocket);
   hub.start();
+  presence.start();
   log.info({ host: config.host, port }, 'gateway listening');
 
   const stopListening = () => {
@@ -64,7 +74,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
 
   return {
-    port, redis, sql, hub, flags,
+    port, redis, sql, hub, flags, presence,
     async drain(windowMs = config.gateway.drainWindowMs) {
       accepting = false;
       stopListening();
@@ -84,6 +94,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       stopListening();
       for (const c of [...hub.allConnections()]) c.close(1001, 'server shutting down');
       await hub.stop();
+      await presence.stop();
       typing.close();
       flags.stop();
       redis.disconnect();

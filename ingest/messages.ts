@@ -14,6 +14,7 @@ import { metrics } from '../core/metrics.js';
 import type { Seq } from '../core/seq.js';
 import { runScript } from './scripts.js';
 import { registerTenant } from './tenants.js';
+import { checkAndRecordAttachable } from '../workers/attachments/facts.js';
 
 export interface Message {
   id: string;
@@ -41,9 +42,8 @@ export async function postMessage(
   traceId?: string,
 ): Promise<{ message: Message; duplicate: boolean }> {
   if (input.attachmentIds?.length) {
-    // No attachment can be `ready` until the attachment pipeline exists; never accept a reference
-    // to something that was not scanned.
-    throw new AppError('invalid_request', `attachmentIds: attachment ${input.attachmentIds[0]} is not ready`);
+    // Each must be ready (scanned, validated), of this tenant, and uploaded by the sender; else 400.
+    await checkAndRecordAttachable(r, p.tenantId, p.userId, input.threadId, input.attachmentIds);
   }
   await registerTenant(r, p.tenantId);
   const data: MessageData = {

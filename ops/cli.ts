@@ -10,16 +10,21 @@ import { createRedis } from '../core/redis.js';
 import { isId } from '../core/ids.js';
 import { listDeadLetters, replayDeadLetter } from '../core/stream-commands.js';
 import { runMigrations, startServices, stopServices } from './services.js';
+import { createSql } from '../core/db.js';
+import { knownTenants, reconcileTenant } from '../processors/reconcile.js';
+import { rebuildTenant } from '../processors/rebuild.js';
 
 const USAGE = `usage: npm run chorus -- <command>
 
   token --tenant T --user U [--admin] [--ttl SECONDS]   print a dev token (dev auth only)
   migrate                                               apply pending migrations
-  services up [--redis-tcp-port N]                      start local Redis/Postgres for CHORUS_DATA_DIR and leave them running
+  services up [--redis-tcp-port N]                      start local Redis/Postgres/clamd for CHORUS_DATA_DIR and leave them running
   services down                                         stop them
   processor <group> [--consumers N]                     run one processor group in the foreground
   dlq list --tenant T --group G [--count N]             show dead letters of a consumer group
   dlq replay --tenant T --group G [--id ID]             put dead letters back on the tenant stream (all, or one)
+  reconcile [--tenant T]                                recompute unread counters, heal drifted rows (all tenants by default)
+  rebuild inbox|counters --tenant T                     rebuild a read model from the event log while live; exit 1 if live ≠ rebuilt
 `;
 
 class UsageError extends Error {}
@@ -75,6 +80,7 @@ async function services(config: Config, log: Logger, argv: string[]): Promise<vo
         dataDir: config.dataDir,
         redis: s.redis ? { pid: s.redis.pid, socket: s.redis.socketPath, tcpPort: s.redis.tcpPort, reused: s.redis.reused } : 'external',
         postgres: s.postgres ? { pid: s.postgres.pid, socketDir: s.postgres.socketDir, reused: s.postgres.reused } : 'external',
+        clamd: s.clamd ? { pid: s.clamd.pid, socket: s.clamd.socketPath, testSignatures: s.clamd.testSignatures } : config.attachments.clamd.local ? 'not running' : 'external',
         migrationsApplied: s.migrations,
       }),
     );
@@ -136,6 +142,44 @@ async function dlq(config: Config, argv: string[]): Promise<void> {
   }
 }
 
+/** Reconciles the unread counters of one tenant or of every registered tenant; one JSON line each. */
+async function reconcile(config: Config, log: Logger, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { tenant: { type: 'string' } } });
+  const r = createRedis(config, { name: 'chorus-cli' });
+  const sql = createSql(config, { max: 2, app: 'chorus-cli' });
+  try {
+    const tenants = values.tenant ? [needId(values.tenant, 'tenant')] : await knownTenants(r);
+    for (const tenantId of tenants) {
+      const res = await reconcileTenant(sql, r, tenantId, { threshold: config.readModels.reconcileThreshold, log });
+      out(JSON.stringify({ tenant: tenantId, checked: res.checked, healed: res.healed, tolerated: res.tolerated, drifts: res.drifts.slice(0, 20) }));
+    }
+  } finally {
+    r.disconnect();
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Rebuilds one read model of one tenant; prints the checksums and fails when live and rebuilt differed. */
+async function rebuild(config: Config, log: Logger, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { tenant: { type: 'string' } } });
+  const kind = positionals[0];
+  if (kind !== 'inbox' && kind !== 'counters') throw new UsageError('rebuild inbox|counters --tenant T');
+  const tenantId = needId(values.tenant, 'tenant');
+  const r = createRedis(config, { name: 'chorus-cli' });
+  const sql = createSql(config, { max: 2, app: 'chorus-cli' });
+  try {
+    const res = await rebuildTenant({ kind, sql, redis: r, tenantId, log });
+    out(JSON.stringify(res));
+    if (!res.equal) {
+      process.stderr.write(`rebuild: live and rebuilt ${kind} of tenant ${tenantId} differed (the rebuilt state is now live)\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    r.disconnect();
+    await sql.end({ timeout: 5 });
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -158,6 +202,10 @@ async function main(): Promise<void> {
       return processor(rest);
     case 'dlq':
       return dlq(config, rest);
+    case 'reconcile':
+      return reconcile(config, log, rest);
+    case 'rebuild':
+      return rebuild(config, log, rest);
     default:
       throw new UsageError(`unknown command ${command}`);
   }

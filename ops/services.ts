@@ -9,6 +9,7 @@ import { createSql } from '../core/db.js';
 import { migrate } from '../core/migrate.js';
 import { startLocalRedis, stopLocalRedis, type LocalRedis } from './local-redis.js';
 import { startLocalPostgres, stopLocalPostgres, type LocalPostgres } from './local-postgres.js';
+import { startLocalClamd, stopLocalClamd, type LocalClamd } from './local-clamd.js';
 
 export interface ServicesOptions {
   /** Also expose the local Redis on 127.0.0.1:<port> (benchmarks). */
@@ -21,6 +22,8 @@ export interface Services {
   /** Set when the Redis is local (started or adopted); undefined for an external one. */
   redis?: LocalRedis;
   postgres?: LocalPostgres;
+  /** The local clamd, unless CHORUS_CLAMD_SOCKET names another or it failed to start (optional). */
+  clamd?: LocalClamd;
   /** Migrations applied by this start (empty when the schema was current). */
   migrations: string[];
   /** Stops the local services (also adopted ones: they belong to this data dir). */
@@ -67,10 +70,12 @@ async function stopEach(log: Logger, stops: [string, () => Promise<unknown>][]):
 export async function startServices(config: Config, log: Logger, opts: ServicesOptions = {}): Promise<Services> {
   let redis: LocalRedis | undefined;
   let pg: LocalPostgres | undefined;
+  let clamd: LocalClamd | undefined;
   const stopAll = async () => {
     await stopEach(log, [
       ['redis', async () => redis?.stop()],
       ['postgres', async () => pg?.stop()],
+      ['clamd', async () => clamd?.stop()],
     ]);
     if (redis || pg) removeOutsideSocketDir(config, log);
   };
@@ -81,7 +86,14 @@ export async function startServices(config: Config, log: Logger, opts: ServicesO
     else log.info('using external postgres (DATABASE_URL)');
     const migrations = opts.migrate === false ? [] : await runMigrations(config, log);
     log.info({ applied: migrations.length }, 'migrations current');
-    return { redis, postgres: pg, migrations, stopAll };
+    if (config.attachments.clamd.local) {
+      // Optional: without clamd the stack runs, and attachments wait in `scanning` until one answers.
+      clamd = await startLocalClamd(config, log).catch((err: Error) => {
+        log.error({ err: err.message }, 'clamd did not start: attachments will wait in scanning until a clamd answers');
+        return undefined;
+      });
+    }
+    return { redis, postgres: pg, clamd, migrations, stopAll };
   } catch (err) {
     // Leave nothing half-started behind that this call started itself.
     if (redis && !redis.reused) await redis.stop();
@@ -91,11 +103,12 @@ export async function startServices(config: Config, log: Logger, opts: ServicesO
 }
 
 /** Stops whatever local services run for config.dataDir (`chorus services down`). */
-export async function stopServices(config: Config, log: Logger): Promise<{ redis: boolean; postgres: boolean }> {
-  const out = { redis: false, postgres: false };
+export async function stopServices(config: Config, log: Logger): Promise<{ redis: boolean; postgres: boolean; clamd: boolean }> {
+  const out = { redis: false, postgres: false, clamd: false };
   await stopEach(log, [
     ['redis', async () => (out.redis = usesLocalRedis(config) && (await stopLocalRedis(config, log)))],
     ['postgres', async () => (out.postgres = usesLocalPostgres(config) && (await stopLocalPostgres(config, log)))],
+    ['clamd', async () => (out.clamd = config.attachments.clamd.local && (await stopLocalClamd(config, log)))],
   ]);
   removeOutsideSocketDir(config, log);
   return out;

@@ -53,6 +53,15 @@ export interface RouterDeps {
   maxBodyBytes: number;
 }
 
+/** A malformed %-escape stays as it is (and then fails the id check with a 400), never throws. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function statusLine(status: number): string {
   return `${status} ${http.STATUS_CODES[status] ?? ''}`;
 }
@@ -91,7 +100,7 @@ export class Router {
       const state = { aborted: false };
       res.onAborted(() => { state.aborted = true; });
       const params: string[] = [];
-      for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(ureq.getParameter(i) ?? ''));
+      for (let i = 0; i < paramCount; i++) params.push(safeDecode(ureq.getParameter(i) ?? ''));
       const req: Request = {
         method: httpMethod,
         path: ureq.getUrl(),
@@ -132,7 +141,7 @@ export class Router {
           finish(this.errorResult(new AppError('payload_too_large', `body exceeds ${limit} bytes`), req, o));
           return;
         }
-        chunks.push(Buffer.from(new Uint8Array(chunk))); // uWS reuses the chunk's memory: copy it
+        chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses and neuters the chunk: keep our own copy, no view
         if (!isLast) return;
         const buf = Buffer.concat(chunks);
         if (o.body === 'raw') req.rawBody = buf;

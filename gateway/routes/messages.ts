@@ -7,7 +7,6 @@ import { deleteMessage, editMessage, postMessage } from '../../ingest/messages.j
 import { getThread } from '../../ingest/threads.js';
 import { readTimeline } from '../../projections/timeline.js';
 import { pageLimit } from '../../projections/cursor.js';
-import { AppError } from '../../core/errors.js';
 import { pathId } from './threads.js';
 import { enforce } from '../../core/rate-limit.js';
 import type { Principal } from '../../core/auth.js';

@@ -92,6 +92,22 @@ export class Connection {
     return true; // the connection stays usable; later (critical) frames still go out
   }
 
+  private early: (() => void)[] = [];
+
+  /** Queues work until the connection is live; false when too much is queued already. */
+  deferUntilLive(fn: () => void, max: number): boolean {
+    if (this.early.length >= max) return false;
+    this.early.push(fn);
+    return true;
+  }
+
+  /** Runs what was deferred while opening (called by the hub once hello and replay are out). */
+  runDeferred(): void {
+    const fns = this.early;
+    this.early = [];
+    if (fns.length) this.ws.cork(() => { for (const fn of fns) if (!this.closed) fn(); });
+  }
+
   /** Takes one token from the connection's frame bucket; false when the client sends too fast. */
   takeFrameToken(ratePerS: number, burst: number): boolean {
     if (ratePerS <= 0) return true;

@@ -9,16 +9,19 @@ import { createRedis, groupBySlot, isCluster } from '../../core/redis.js';
 import type { Logger } from '../../core/logger.js';
 import { EVENT, FRAME, controlFrame, hasPerUser, personalData, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
 import { compareSeq, seqMillis, type Seq } from '../../core/seq.js';
-import { membershipSnapshot, rangeAfter, readAfter } from '../../core/stream-commands.js';
+import { mayHaveGap, membershipSnapshot, rangeAfter, readAfter } from '../../core/stream-commands.js';
 import { keys } from '../../core/keys.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import { metrics } from '../../core/metrics.js';
 import { CLOSE_SLOW_CONSUMER, type Connection } from './connection.js';
 import { applyEvent, membershipBefore } from './visibility.js';
+import { RecentEvents } from './recent-events.js';
 
 interface TenantState {
   /** Last position read by the tail; null until the first connection's snapshot sets it. */
   position: Seq | null;
+  /** What the tail read recently, shared by resuming connections (null until position is set). */
+  recent: RecentEvents | null;
   byThread: Map<string, Set<Connection>>;
   byUser: Map<string, Set<Connection>>;
   opening: Set<Connection>;
@@ -49,6 +52,8 @@ export class Hub {
   private loopDone: Promise<void> | null = null;
   /** Called when the first connection of a tenant arrives and when its last one leaves. */
   onTenantChange: ((tenantId: string, hosted: boolean) => void) | null = null;
+  /** Called for every participant.added/removed the tail reads (presence keeps subscribed threads' members current). */
+  onMembershipChange: ((tenantId: string, threadId: string, userIds: string[], op: 'add' | 'remove') => void) | null = null;
 
   /** Names this gateway process in hello frames and logs (which node a client is on). */
   readonly gatewayId = `${os.hostname()}-${process.pid}`;
@@ -122,6 +127,7 @@ export class Hub {
       let liveFrom = head;
       if (t.position === null) {
         t.position = head;
+        t.recent = new RecentEvents(head, this.config.gateway.replayCacheEvents);
         this.interruptTail();
       } else if (compareSeq(t.position, head) > 0) liveFrom = t.position;
       let replay: StreamEvent[] = [];
@@ -129,7 +135,7 @@ export class Hub {
       let resync: string | null = null;
       if (lastSeq) {
         if (compareSeq(lastSeq, head) > 0) resync = 'unknown_seq';
-        else if (compareSeq(lastSeq, snap.info.maxDeletedId) < 0) resync = 'gap_too_old';
+        else if (mayHaveGap(snap.info, lastSeq)) resync = 'gap_too_old';
         else {
           const r = await this.fetchRange(conn.tenantId, lastSeq, head);
           if (r === null) resync = 'gap_too_old';
@@ -139,7 +145,7 @@ export class Hub {
           }
         }
       }
-      const catchUp = compareSeq(liveFrom, head) > 0 ? await rangeAfter(this.redis, conn.tenantId, head, liveFrom, 1_000_000) : [];
+      const catchUp = compareSeq(liveFrom, head) > 0 ? (await this.fetchRange(conn.tenantId, head, liveFrom, Infinity)) ?? [] : [];
       if (conn.closed) return;
       // Membership at lastSeq (or at head when not resuming), then forward through replay and catch-up.
       const threads = membershipBefore(snap.threads, conn.userId, replay);
@@ -175,6 +181,7 @@ export class Hub {
       conn.pending = [];
       for (const e of buffered) this.deliver(t, conn, e);
       conn.flush();
+      conn.runDeferred();
     } catch (err) {
       this.log.error({ err, tenant_id: conn.tenantId, user_id: conn.userId, connection_id: conn.id }, 'connection attach failed');
       conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'could not load your state, reconnect' }), 'critical'));
@@ -196,15 +203,37 @@ export class Hub {
     }
   }
 
-  /** Reads (after, until] page by page, bounded by the replay limit (null when over it). */
-  private async fetchRange(tenantId: string, after: Seq, until: Seq): Promise<StreamEvent[] | null> {
+  /**
+   * Events in (after, until]: from the tenant's recent-events cache where it reaches back far enough,
+   * the rest page by page from Redis; null when more than `limit` (the replay bound) would be needed.
+   */
+  private async fetchRange(tenantId: string, after: Seq, until: Seq, limit = this.config.gateway.replayMaxEvents): Promise<StreamEvent[] | null> {
+    const recent = this.tenants.get(tenantId)?.recent;
+    if (recent?.covers(after)) {
+      const held = recent.newest;
+      const cached = recent.range(after, until);
+      if (cached.length > limit) return null;
+      if (compareSeq(until, held) <= 0) {
+        metrics.wsReplayCache.inc({ outcome: 'hit' });
+        return cached;
+      }
+      // The tail has not read up to `until` yet: the cache serves the start, Redis the rest.
+      const rest = await this.fetchFromRedis(tenantId, compareSeq(held, after) > 0 ? held : after, until, limit - cached.length);
+      metrics.wsReplayCache.inc({ outcome: 'partial' });
+      return rest && [...cached, ...rest];
+    }
+    metrics.wsReplayCache.inc({ outcome: 'miss' });
+    return this.fetchFromRedis(tenantId, after, until, limit);
+  }
+
+  private async fetchFromRedis(tenantId: string, after: Seq, until: Seq, limit: number): Promise<StreamEvent[] | null> {
     const out: StreamEvent[] = [];
     let from = after;
     while (compareSeq(from, until) < 0) {
       const page = await rangeAfter(this.redis, tenantId, from, until, 1000);
       if (!page.length) break;
       out.push(...page);
-      if (out.length > this.config.gateway.replayMaxEvents) return null;
+      if (out.length > limit) return null;
       from = page[page.length - 1]!.seq;
     }
     return out;
@@ -213,7 +242,7 @@ export class Hub {
   private tenant(id: string): TenantState {
     let t = this.tenants.get(id);
     if (!t) {
-      t = { position: null, byThread: new Map(), byUser: new Map(), opening: new Set(), connections: 0 };
+      t = { position: null, recent: null, byThread: new Map(), byUser: new Map(), opening: new Set(), connections: 0 };
       this.tenants.set(id, t);
       this.onTenantChange?.(id, true);
     }
@@ -249,6 +278,10 @@ export class Hub {
     for (const e of events) {
       if (t.position && compareSeq(e.seq, t.position) <= 0) continue;
       t.position = e.seq;
+      t.recent?.push(e);
+      if (this.onMembershipChange && e.threadId && e.users && (e.type === EVENT.participantAdded || e.type === EVENT.participantRemoved)) {
+        this.onMembershipChange(tenantId, e.threadId, e.users, e.type === EVENT.participantAdded ? 'add' : 'remove');
+      }
       for (const c of t.opening) {
         c.pending.push(e);
         if (c.pending.length > this.config.gateway.replayMaxEvents) c.close(CLOSE_SLOW_CONSUMER, 'resume with lastSeq');

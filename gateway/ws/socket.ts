@@ -17,10 +17,15 @@ import { Connection, type SocketData } from './connection.js';
 import type { Hub } from './hub.js';
 import { parseClientFrame, type ClientFrame } from './client-frames.js';
 import type { Typing } from './typing.js';
+import type { PresenceService } from '../presence/service.js';
 import { take } from '../../core/rate-limit.js';
 
 const BAD_FRAME_WINDOW_MS = 10_000;
 const BAD_FRAME_LIMIT = 10;
+/** Decodes a copy of the frame: uWS neuters the ArrayBuffer after the handler returns. */
+const utf8 = new TextDecoder('utf-8');
+/** Frames a client may send before its hello went out; they are handled once it is live. */
+const MAX_EARLY_FRAMES = 16;
 
 export interface WsDeps {
   uws: typeof UWS;
@@ -29,6 +34,7 @@ export interface WsDeps {
   auth: Authenticator;
   hub: Hub;
   typing: Typing;
+  presence: PresenceService;
   redis: RedisClient;
   log: Logger;
   /** False while draining: new upgrades are refused with 503. */
@@ -61,6 +67,18 @@ export function registerWs(d: WsDeps): void {
     }
   };
 
+  const onFrame = (conn: Connection, text: string | null, bytes: number) => {
+    if (!conn.takeFrameToken(gw.framesPerS, gw.framesBurst)) return refuse(conn, 'rate_limited', 'too many frames, slow down');
+    const f = text === null
+      ? { code: 'invalid_request' as const, message: 'binary frames are not supported' }
+      : parseClientFrame(text, gw.maxPayload, bytes);
+    if ('code' in f) return refuse(conn, f.code, f.message);
+    handleFrame(conn, f).catch((err) => {
+      log.warn({ err, connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, frame: f.type }, 'frame handling failed');
+      if (!conn.closed) conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'try again' }), 'critical'));
+    });
+  };
+
   /** Frames that may await (Redis); writes after the await are corked. */
   const handleFrame = async (conn: Connection, f: ClientFrame): Promise<void> => {
     const reply = (code: string, message: string) => {
@@ -87,8 +105,15 @@ export function registerWs(d: WsDeps): void {
         await d.typing.publish(conn.tenantId, f.threadId, conn.userId);
         return;
       }
+      case 'presence.heartbeat':
+      case 'presence.subscribe':
+      case 'presence.unsubscribe': {
+        const err = await d.presence.handleFrame(conn, f);
+        if (err) reply(err.code, err.message);
+        return;
+      }
       default:
-        return refuse(conn, 'not_implemented', `${f.type} is not available yet`);
+        return refuse(conn, 'not_implemented', `${(f as ClientFrame).type} is not available yet`);
     }
   };
   const uwsHardCap = Math.max(gw.maxPayload * 4, 64 * 1024);
@@ -159,22 +184,21 @@ export function registerWs(d: WsDeps): void {
       metrics.wsConnects.inc({ outcome: 'ok' });
       metrics.wsConnections.inc();
       void d.hub.attach(conn, data.lastSeq);
+      d.presence.connected(conn);
     },
 
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
       const conn = ws.getUserData().conn;
       if (!conn || conn.closed) return;
-      if (!conn.takeFrameToken(gw.framesPerS, gw.framesBurst)) {
-        return refuse(conn, 'rate_limited', 'too many frames, slow down');
+      // Decode now: uWS neuters the buffer when this handler returns.
+      const text = isBinary ? null : utf8.decode(message);
+      const bytes = message.byteLength;
+      if (conn.state === 'opening') {
+        // hello is the first server frame and membership is not loaded yet: handle it once live.
+        if (!conn.deferUntilLive(() => onFrame(conn, text, bytes), MAX_EARLY_FRAMES)) conn.close(1008, 'too many frames before hello');
+        return;
       }
-      const parsed = isBinary
-        ? { code: 'invalid_request' as const, message: 'binary frames are not supported' }
-        : parseClientFrame(Buffer.from(message).toString('utf8'), gw.maxPayload, message.byteLength);
-      if ('code' in parsed) return refuse(conn, parsed.code, parsed.message);
-      handleFrame(conn, parsed).catch((err) => {
-        log.warn({ err, connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, frame: parsed.type }, 'frame handling failed');
-        if (!conn.closed) conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'try again' }), 'critical'));
-      });
+      onFrame(conn, text, bytes);
     },
 
     close: (ws: WebSocket<SocketData>) => {
@@ -182,6 +206,7 @@ export function registerWs(d: WsDeps): void {
       if (!conn) return;
       conn.markClosed();
       d.hub.detach(conn);
+      d.presence.disconnected(conn, !d.accepting());
       metrics.wsConnections.dec();
     },
   });

@@ -1,0 +1,245 @@
+// The local store's signed object URLs (workers/storage/url-signing.ts), on raw uWS because bodies
+// stream: PUT /objects/quarantine/<tenant>/<name> writes the body to disk as it arrives (paused
+// while the disk catches up, cut off with 413 the moment it passes the signed size, hashed on the
+// way), GET /objects/clean/<tenant>/<name> streams a clean file with backpressure. A URL that is
+// expired, tampered with, for another object or tenant, or used with another method → 403.
+// Quarantine is never served, whatever the URL. The router's rules hold here too: request data is
+// copied before any await, onAborted comes first, and every write after an await is corked.
+import fs from 'node:fs';
+import http from 'node:http';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { RouteContext } from './context.js';
+import { errorBody } from '../../core/errors.js';
+import { metrics } from '../../core/metrics.js';
+import { verifyGrant } from '../../workers/storage/url-signing.js';
+import { contentDisposition, isObjectKey, keyPath, type ObjectKey } from '../../workers/storage/store.js';
+import { ObjectExistsError, type LocalStore, type LocalUpload } from '../../workers/storage/local-store.js';
+
+interface Exchange {
+  res: HttpResponse;
+  route: string;
+  method: string;
+  started: bigint;
+  aborted: boolean;
+  done: boolean;
+}
+
+function statusLine(status: number): string {
+  return `${status} ${http.STATUS_CODES[status] ?? ''}`;
+}
+
+function observe(x: Exchange, status: number): void {
+  metrics.httpRequests.inc({ route: x.route, method: x.method, status: String(status) });
+  metrics.httpDuration.observe({ route: x.route, method: x.method }, Number(process.hrtime.bigint() - x.started) / 1e9);
+}
+
+/** A JSON answer; `close` when the rest of a request body may still be on its way. */
+function answer(x: Exchange, status: number, body: string, close = false): void {
+  if (x.aborted || x.done) return;
+  x.done = true;
+  observe(x, status);
+  x.res.cork(() => {
+    x.res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(body, close);
+  });
+}
+
+function refuse(x: Exchange, status: number, code: Parameters<typeof errorBody>[0], message: string, close = false): void {
+  answer(x, status, errorBody(code, message), close);
+}
+
+function begin(res: HttpResponse, req: HttpRequest, route: string, method: string): { x: Exchange; key: Partial<ObjectKey>; query: URLSearchParams } {
+  const x: Exchange = { res, route, method, started: process.hrtime.bigint(), aborted: false, done: false };
+  const key = { area: req.getParameter(0) as ObjectKey['area'], tenantId: req.getParameter(1), name: req.getParameter(2) };
+  return { x, key, query: new URLSearchParams(req.getQuery() ?? '') };
+}
+
+export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteContext): void {
+  const secret = ctx.config.attachments.storage.urlSecret;
+  const log = ctx.log.child({ component: 'objects' });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  app.put('/objects/:area/:tenant/:name', (res, req) => {
+    const { x, key, query } = begin(res, req, 'objects_put', 'PUT');
+    const declaredLength = req.getHeader('content-length');
+    let upload: LocalUpload | undefined;
+    let failed = false;
+    const drop = () => {
+      failed = true;
+      upload?.abort().catch((err) => log.warn({ err, key }, 'could not remove a partial upload'));
+    };
+    res.onAborted(() => {
+      x.aborted = true;
+      drop();
+    });
+    const check = isObjectKey(key) ? verifyGrant(secret, 'PUT', key, query, now()) : null;
+    if (!check?.ok || check.grant.size === undefined || key.area !== 'quarantine') {
+      refuse(x, 403, 'forbidden', `upload URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not an upload URL'}`, true);
+      return;
+    }
+    const objKey = key as ObjectKey;
+    const size = check.grant.size;
+    if (declaredLength && Number(declaredLength) > size) {
+      refuse(x, 413, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
+      return;
+    }
+    const pending: Buffer[] = [];
+    let received = 0;
+    let ended = false;
+
+    const finish = async (u: LocalUpload) => {
+      if (received !== size) {
+        drop();
+        refuse(x, 400, 'invalid_request', `the body has ${received} bytes; this URL accepts exactly ${size}`);
+        return;
+      }
+      try {
+        const info = await u.commit();
+        answer(x, 200, JSON.stringify({ size: info.size, sha256: info.sha256 }));
+      } catch (err) {
+        if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already');
+        else {
+          log.error({ err, key: keyPath(objKey) }, 'upload failed');
+          refuse(x, 500, 'internal', 'upload failed');
+        }
+      }
+    };
+
+    res.onData((ab, isLast) => {
+      if (failed || x.done) return;
+      const chunk = Buffer.from(new Uint8Array(ab)); // uWS reuses the chunk's memory: copy it
+      received += chunk.length;
+      if (received > size) {
+        // The hard limit: nothing past the signed size is written, and the connection is closed.
+        drop();
+        refuse(x, 413, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
+        return;
+      }
+      if (!upload) {
+        pending.push(chunk); // the file is still opening; the socket is paused meanwhile
+        ended = isLast;
+        return;
+      }
+      if (!upload.write(chunk)) {
+        res.pause();
+        const u = upload;
+        void u.drained().then(() => { if (!x.aborted && !x.done) res.cork(() => res.resume()); });
+      }
+      if (isLast) void finish(upload);
+    });
+    res.pause();
+
+    store.beginUpload(objKey).then((u) => {
+      if (failed || x.aborted) {
+        u.abort().catch((err) => log.warn({ err, key: keyPath(objKey) }, 'could not remove a partial upload'));
+        return;
+      }
+      upload = u;
+      for (const c of pending.splice(0)) u.write(c);
+      if (ended) void finish(u);
+      else res.cork(() => res.resume());
+    }, (err: unknown) => {
+      failed = true;
+      if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already', true);
+      else {
+        log.error({ err, key: keyPath(objKey) }, 'cannot store an upload');
+        refuse(x, 500, 'internal', 'cannot store the upload', true);
+      }
+    });
+  });
+
+  app.get('/objects/:area/:tenant/:name', (res, req) => {
+    const { x, key, query } = begin(res, req, 'objects_get', 'GET');
+    let stream: fs.ReadStream | undefined;
+    res.onAborted(() => {
+      x.aborted = true;
+      stream?.destroy();
+    });
+    const check = isObjectKey(key) ? verifyGrant(secret, 'GET', key, query, now()) : null;
+    // Quarantine is refused even with a valid signature: the signer never makes one, and this is the backstop.
+    if (!check?.ok || key.area !== 'clean' || !check.grant.contentType) {
+      refuse(x, 403, 'forbidden', `download URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not a download URL'}`);
+      return;
+    }
+    const grant = check.grant;
+    const file = store.filePath(key as ObjectKey);
+    fs.promises.open(file, 'r').then(async (fh) => {
+      const { size } = await fh.stat();
+      const headers: [string, string][] = [
+        ['content-type', grant.contentType as string],
+        ['content-disposition', contentDisposition(grant.filename, grant.inline)],
+        ['x-content-type-options', 'nosniff'],
+        ['content-security-policy', "default-src 'none'; sandbox"],
+        ['cache-control', `private, max-age=${Math.max(0, grant.expiresAt - now())}`],
+      ];
+      if (x.aborted) {
+        await fh.close();
+        return;
+      }
+      stream = fh.createReadStream({ highWaterMark: 64 * 1024 });
+      streamFile(x, stream, size, headers);
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') refuse(x, 404, 'not_found', 'no such object');
+      else {
+        log.error({ err, key: keyPath(key as ObjectKey) }, 'cannot serve an object');
+        refuse(x, 500, 'internal', 'cannot read the object');
+      }
+    });
+  });
+}
+
+/** Streams a file with uWS backpressure (tryEnd + onWritable), the pattern of uWS' file examples; the caller's onAborted destroys the stream. */
+function streamFile(x: Exchange, stream: fs.ReadStream, size: number, headers: [string, string][]): void {
+  const { res } = x;
+  let headersSent = false;
+  let stuck: { ab: ArrayBuffer; offset: number } | undefined;
+  const send = (ab: ArrayBuffer): [boolean, boolean] => {
+    let result: [boolean, boolean] = [false, false];
+    res.cork(() => {
+      if (!headersSent) {
+        res.writeStatus('200 OK');
+        for (const [k, v] of headers) res.writeHeader(k, v);
+        headersSent = true;
+      }
+      result = res.tryEnd(ab, size);
+    });
+    return result;
+  };
+  stream.on('error', (err) => {
+    stream.destroy();
+    if (!headersSent) refuse(x, 500, 'internal', `cannot read the object: ${err.message}`);
+    else if (!x.aborted && !x.done) {
+      x.done = true;
+      res.cork(() => res.close());
+    }
+  });
+  stream.on('data', (chunk) => {
+    if (x.aborted || x.done) return;
+    const buf = chunk as Buffer;
+    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    const offset = res.getWriteOffset();
+    const [ok, finished] = send(ab);
+    if (finished) {
+      x.done = true;
+      observe(x, 200);
+      stream.destroy();
+    } else if (!ok) {
+      stream.pause();
+      stuck = { ab, offset };
+      res.onWritable((at) => {
+        if (!stuck) return true;
+        let r: [boolean, boolean] = [false, false];
+        const rest = stuck.ab.slice(at - stuck.offset);
+        res.cork(() => { r = res.tryEnd(rest, size); });
+        if (r[1]) {
+          x.done = true;
+          observe(x, 200);
+          stream.destroy();
+        } else if (r[0]) {
+          stuck = undefined;
+          stream.resume();
+        }
+        return r[0];
+      });
+    }
+  });
+}

@@ -1,0 +1,139 @@
+// Attachments on the HTTP side (contract section 2, Attachments): create (validate the declaration,
+// deduplicate by a declared sha256, hand out a signed upload URL), complete (hand the upload to the
+// pipeline with an internal attachment.uploaded event), and the attachment as its readers see it.
+import { z } from 'zod';
+import type { Config } from '../config/index.js';
+import type { Sql } from '../core/db.js';
+import type { RedisClient } from '../core/redis.js';
+import type { Principal } from '../core/auth.js';
+import { AppError } from '../core/errors.js';
+import { EVENT } from '../core/events.js';
+import { newId } from '../core/ids.js';
+import { metrics } from '../core/metrics.js';
+import { appendEvent } from '../core/stream-commands.js';
+import { registerTenant } from './tenants.js';
+import { parseBody } from './validate.js';
+import { announce } from '../workers/attachments/outcomes.js';
+import { participatesWhereAttached } from '../workers/attachments/facts.js';
+import {
+  findClean, getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
+} from '../workers/attachments/records.js';
+import { cleanKey, quarantineKey, thumbnailKey, type ObjectStore, type UploadTarget } from '../workers/storage/store.js';
+
+export interface AttachmentDeps {
+  config: Config;
+  redis: RedisClient;
+  sql: Sql;
+  store: ObjectStore;
+}
+
+const MAX_FILENAME_CHARS = 255;
+
+const Filename = z
+  .string()
+  .refine((s) => [...s].length >= 1 && [...s].length <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'must not contain control characters or slashes')
+  .refine((s) => s !== '.' && s !== '..', 'must be a file name');
+
+export const CreateAttachment = z.object({
+  filename: Filename,
+  contentType: z.string().min(1).max(255).transform((s) => s.trim().toLowerCase()),
+  size: z.number().int('must be an integer').positive('must be at least 1'),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()).optional(),
+  tenantId: z.string().optional(),
+});
+
+export interface CreatedAttachment {
+  attachment: { id: string; status: AttachmentStatus };
+  upload: (UploadTarget & { method: 'PUT' }) | null;
+}
+
+export async function createAttachment(d: AttachmentDeps, p: Principal, body: unknown): Promise<CreatedAttachment> {
+  const input = parseBody(CreateAttachment, body, p);
+  const { maxBytes, allowedTypes, uploadUrlTtlS } = d.config.attachments;
+  if (!allowedTypes.includes(input.contentType)) {
+    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, { allowed: allowedTypes });
+  }
+  if (input.size > maxBytes) throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes });
+  const id = newId('att');
+  const base = {
+    tenantId: p.tenantId, id, uploaderId: p.userId, filename: input.filename, contentType: input.contentType,
+    size: input.size, declaredSha256: input.sha256 ?? null,
+  };
+  if (input.sha256) {
+    const twin = await findClean(d.sql, p.tenantId, input.sha256, input.contentType, input.size);
+    if (twin) {
+      // The tenant already holds these bytes, scanned and validated as this type: share them.
+      await insertAttachment(d.sql, { ...base, status: 'ready', sha256: twin.sha256, thumbWidth: twin.thumbWidth, thumbHeight: twin.thumbHeight });
+      const row = await getAttachment(d.sql, p.tenantId, id);
+      if (!row) throw new Error(`attachment ${id} vanished after insert`);
+      await announce(d.redis, row);
+      return { attachment: { id, status: 'ready' }, upload: null };
+    }
+  }
+  await insertAttachment(d.sql, { ...base, status: 'pending_upload' });
+  const expiresAt = new Date(Date.now() + uploadUrlTtlS * 1000);
+  const target = await d.store.uploadTarget(quarantineKey(p.tenantId, id), { contentType: input.contentType, size: input.size, expiresAt });
+  return { attachment: { id, status: 'pending_upload' }, upload: { url: target.url, method: 'PUT', headers: target.headers, expiresAt: target.expiresAt } };
+}
+
+/** 404 for unknown ids (other tenants' rows are invisible under RLS), 403 for someone else's upload. */
+async function ownAttachment(d: AttachmentDeps, p: Principal, id: string): Promise<AttachmentRow> {
+  const row = await getAttachment(d.sql, p.tenantId, id);
+  if (!row) throw new AppError('not_found', 'attachment not found');
+  if (row.uploaderId !== p.userId) throw new AppError('forbidden', 'only the uploader may complete an attachment');
+  return row;
+}
+
+export async function completeAttachment(d: AttachmentDeps, p: Principal, id: string, traceId?: string): Promise<{ attachment: { id: string; status: AttachmentStatus } }> {
+  const row = await ownAttachment(d, p, id);
+  if (row.status !== 'pending_upload') throw new AppError('conflict', `attachment is ${row.status}, not pending_upload`, { status: row.status });
+  const info = await d.store.stat(quarantineKey(p.tenantId, id));
+  if (!info) throw new AppError('conflict', 'nothing was uploaded yet: PUT the bytes to upload.url first');
+  if (info.size !== row.size) throw new AppError('conflict', `uploaded ${info.size} bytes, declared ${row.size}`);
+  await registerTenant(d.redis, p.tenantId);
+  // Event before state: if the update below is lost, the scan stage still starts from the event.
+  await appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId });
+  metrics.streamAppends.inc({ event_type: EVENT.attachmentUploaded });
+  await markUploaded(d.sql, p.tenantId, id, info.sha256);
+  return { attachment: { id, status: 'uploaded' } };
+}
+
+export interface AttachmentView {
+  id: string;
+  status: AttachmentStatus;
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256: string | null;
+  thumbnail?: { url: string; width: number; height: number };
+  downloadUrl?: string;
+  rejectReason?: string;
+}
+
+/**
+ * The uploader, and the current participants of threads where the attachment was posted, may read
+ * it; other users of the tenant get 403, other tenants 404. URLs exist only for ready attachments.
+ */
+export async function readAttachment(d: AttachmentDeps, p: Principal, id: string): Promise<{ attachment: AttachmentView }> {
+  const row = await getAttachment(d.sql, p.tenantId, id);
+  if (!row) throw new AppError('not_found', 'attachment not found');
+  if (row.uploaderId !== p.userId && !(await participatesWhereAttached(d.redis, p.tenantId, id, p.userId))) {
+    throw new AppError('forbidden', 'only the uploader and participants of threads where it was posted may read an attachment');
+  }
+  const view: AttachmentView = {
+    id: row.id, status: row.status, filename: row.filename, contentType: row.contentType, size: row.size,
+    sha256: row.sha256 ?? row.declaredSha256,
+  };
+  if (row.status === 'rejected' && row.rejectReason) view.rejectReason = row.rejectReason;
+  if (row.status === 'ready' && row.sha256) {
+    const expiresAt = new Date(Date.now() + d.config.attachments.downloadUrlTtlS * 1000);
+    view.downloadUrl = await d.store.downloadUrl(cleanKey(p.tenantId, row.sha256), { contentType: row.contentType, filename: row.filename, expiresAt });
+    if (row.thumbWidth && row.thumbHeight) {
+      const url = await d.store.downloadUrl(thumbnailKey(p.tenantId, row.sha256), { contentType: 'image/webp', inline: true, expiresAt });
+      view.thumbnail = { url, width: row.thumbWidth, height: row.thumbHeight };
+    }
+  }
+  return { attachment: view };
+}

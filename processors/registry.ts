@@ -1,0 +1,23 @@
+// The processors a `processor` role can run, by consumer group name. A new processor is one line here.
+import type { ProcessorDefinition } from './definition.js';
+import { persist } from './persist.js';
+import { counters } from './counters.js';
+import { inbox } from './inbox.js';
+import { receipts } from './receipts.js';
+import { attachmentScan } from './attachment-scan.js';
+import { attachmentValidate } from './attachment-validate.js';
+import { attachmentThumbnail } from './attachment-thumbnail.js';
+
+export const registry: Readonly<Record<string, ProcessorDefinition>> = {
+  [persist.name]: persist,
+  [counters.name]: counters,
+  [inbox.name]: inbox,
+  [receipts.name]: receipts,
+  [attachmentScan.name]: attachmentScan,
+  [attachmentValidate.name]: attachmentValidate,
+  [attachmentThumbnail.name]: attachmentThumbnail,
+};
+
+export function findProcessor(group: string): ProcessorDefinition | undefined {
+  return Object.hasOwn(registry, group) ? registry[group] : undefined;
+}
