@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { config, migrateDb, Api, Tenant, createAuthenticator, waitFor, sleep } from '../support/api.js';
 import { freePort, spawnRole, type RoleProcess } from '../support/env.js';
-import { WsClient, type Frame } from '../support/ws-client.js';
+import { WsClient } from '../support/ws-client.js';
+import { ResumingClient } from '../support/resuming-client.js';
 import { compareSeq, type Seq } from '../../core/seq.js';
 
 let port: number;
@@ -29,65 +30,6 @@ after(async () => {
   for (const g of gateways) g.kill('SIGKILL');
   await Promise.all(gateways.map((g) => g.exited));
 });
-
-/** A client that reconnects with lastSeq whenever its connection ends, as the contract asks. */
-class ResumingClient {
-  seqs: string[] = [];
-  gatewayIds: string[] = [];
-  reconnects = 0;
-  gotReconnectFrame = false;
-  private current: WsClient | null = null;
-  private stopped = false;
-  private last: string | undefined;
-
-  constructor(private readonly url: string, private readonly token: string) {}
-
-  async start(): Promise<void> {
-    await this.connect();
-  }
-
-  private async connect(): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      try {
-        const { client, hello } = await WsClient.open(this.url, { token: this.token, lastSeq: this.last });
-        this.current = client;
-        this.gatewayIds.push(hello.data.gatewayId as string);
-        this.last ??= hello.data.headSeq as string;
-        // Every frame of this connection counts, including those that arrived with the hello.
-        const onFrames = () => this.consume(client.frames);
-        void client.closed.then(() => {
-          onFrames();
-          if (!this.stopped) {
-            this.reconnects++;
-            void this.connect();
-          }
-        });
-        // Consume as frames arrive (the WsClient records them; poll cheaply).
-        const timer = setInterval(onFrames, 20);
-        void client.closed.then(() => clearInterval(timer));
-        return;
-      } catch {
-        await sleep(50 + attempt * 50);
-      }
-    }
-  }
-
-  private consumed = new WeakMap<Frame, true>();
-  private consume(frames: Frame[]): void {
-    for (const f of frames) {
-      if (this.consumed.has(f)) continue;
-      this.consumed.set(f, true);
-      if (f.type === 'reconnect') this.gotReconnectFrame = true;
-      if (f.type === 'message.created') this.seqs.push(f.seq as string);
-      if (f.seq) this.last = f.seq;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.current?.close();
-  }
-}
 
 test('SIGTERM drains a gateway under traffic: its clients resume elsewhere with zero loss', async () => {
   const api = new Api(`http://127.0.0.1:${port}`);
