@@ -6,7 +6,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { config, migrateDb, Api, Tenant, createAuthenticator, waitFor, sleep } from '../support/api.js';
 import { freePort, spawnRole, type RoleProcess } from '../support/env.js';
-import { WsClient } from '../support/ws-client.js';
 import { ResumingClient } from '../support/resuming-client.js';
 import { compareSeq, type Seq } from '../../core/seq.js';
 
