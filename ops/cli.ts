@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { createAuthenticator } from '../core/auth.js';
 import { createRedis } from '../core/redis.js';
 import { isId } from '../core/ids.js';
+import { setFlag } from '../core/flags.js';
 import { listDeadLetters, replayDeadLetter } from '../core/stream-commands.js';
 import { runMigrations, startServices, stopServices } from './services.js';
 import { createSql } from '../core/db.js';
@@ -25,6 +26,7 @@ const USAGE = `usage: npm run chorus -- <command>
   dlq replay --tenant T --group G [--id ID]             put dead letters back on the tenant stream (all, or one)
   reconcile [--tenant T]                                recompute unread counters, heal drifted rows (all tenants by default)
   rebuild inbox|counters --tenant T                     rebuild a read model from the event log while live; exit 1 if live ≠ rebuilt
+  flag typing on|off                                    switch a runtime feature flag for every gateway (within 2 s)
 `;
 
 class UsageError extends Error {}
@@ -180,6 +182,19 @@ async function rebuild(config: Config, log: Logger, argv: string[]): Promise<voi
   }
 }
 
+async function flag(config: Config, argv: string[]): Promise<void> {
+  const [name, state] = argv;
+  if (name !== 'typing') throw new UsageError('flag: the only flag is typing');
+  if (state !== 'on' && state !== 'off') throw new UsageError('flag: say on or off');
+  const redis = createRedis(config, { name: 'cli' });
+  try {
+    await setFlag(redis, name, state === 'on');
+    out(JSON.stringify({ flag: name, enabled: state === 'on' }));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -206,6 +221,8 @@ async function main(): Promise<void> {
       return reconcile(config, log, rest);
     case 'rebuild':
       return rebuild(config, log, rest);
+    case 'flag':
+      return flag(config, rest);
     default:
       throw new UsageError(`unknown command ${command}`);
   }
