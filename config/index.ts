@@ -20,6 +20,8 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().optional(),
   CHORUS_DEV_AUTH: bool.optional(),
   LOG_LEVEL: z.string().default('info'),
+  /** Port of the /metrics endpoint of a processor process (0 = none); npm start assigns one per role. */
+  CHORUS_METRICS_PORT: int(0),
 
   // identity
   JWT_ALGORITHMS: z.string().default('HS256'),
@@ -118,6 +120,26 @@ const EnvSchema = z.object({
   CHORUS_THUMB_MAX_PIXELS: int(40_000_000),
   CHORUS_THUMB_SIZE: int(320),
   CHORUS_THUMB_HEAP_MB: int(64),
+
+  // notifications (docs/notifications.md): retries, digests, circuit breakers, providers, callbacks
+  CHORUS_NOTIFY_RETRY_BASE_MS: int(250),
+  CHORUS_NOTIFY_RETRY_FACTOR: z.coerce.number().min(1).default(2),
+  CHORUS_NOTIFY_RETRY_CAP_MS: int(30_000),
+  CHORUS_NOTIFY_MAX_ATTEMPTS: int(8),
+  CHORUS_NOTIFY_DIGEST_WINDOW_MS: int(15 * 60_000),
+  CHORUS_NOTIFY_TICK_MS: int(250),
+  CHORUS_NOTIFY_CONCURRENCY: int(16),
+  CHORUS_NOTIFY_SEND_TIMEOUT_MS: int(20_000),
+  CHORUS_NOTIFY_STREAM_RETENTION_MS: int(3600_000),
+  CHORUS_NOTIFY_BREAKER_THRESHOLD: int(5),
+  CHORUS_NOTIFY_BREAKER_OPEN_MS: int(15_000),
+  CHORUS_NOTIFY_ALERT_AFTER_MS: int(60_000),
+  CHORUS_SMTP_URL: z.string().optional(),
+  CHORUS_SMTP_POOL: int(16),
+  CHORUS_EMAIL_FROM: z.string().default('Chorus <notifications@chorus.invalid>'),
+  CHORUS_PUSH_GATEWAY_URL: z.string().url().optional(),
+  CHORUS_EMAIL_CALLBACK_SECRET: z.string().min(16).optional(),
+  CHORUS_PUSH_CALLBACK_SECRET: z.string().min(16).optional(),
 });
 
 export interface Config {
@@ -129,6 +151,8 @@ export interface Config {
   /** Directory for the unix sockets of the local Redis and Postgres (kept short: sun_path is 108 bytes). */
   socketDir: string;
   logLevel: string;
+  /** /metrics port of non-gateway roles (0: not served). */
+  metricsPort: number;
   devAuth: boolean;
   redis: { url?: string; clusterNodes?: string[]; socketPath: string };
   database: { url?: string; socketDir: string; port: number; user: string; database: string };
@@ -231,6 +255,43 @@ export interface Config {
     scanThreads: number;
     thumbnails: { threads: number; maxPixels: number; size: number; heapMb: number };
   };
+  /** The notification pipeline (docs/notifications.md). */
+  notify: {
+    /** Retries of a failed provider call: backoffDelay(attempt, retry) up to maxAttempts, then the dead letters. */
+    retry: { baseMs: number; factor: number; capMs: number; maxAttempts: number };
+    /** Low-priority notifications of a user and channel are sent together once per window. */
+    digestWindowMs: number;
+    /** How often each consumer moves due retries back onto its queue and closes due digests. */
+    tickMs: number;
+    /** Jobs read per batch and sent in parallel per consumer. */
+    concurrency: number;
+    /** A provider call taking longer fails (transient); the in-flight lease lasts this plus 10 s. */
+    sendTimeoutMs: number;
+    /** Acknowledged jobs are trimmed from the channel queues after this long. */
+    streamRetentionMs: number;
+    /** Consecutive transient failures that open a provider's breaker, how long it stays open, and when an open breaker raises the alert. */
+    breaker: { threshold: number; openMs: number; alertAfterMs: number };
+    email: {
+      /** Breaker and metrics name of the provider. */
+      provider: string;
+      /** CHORUS_SMTP_URL (smtp[s]://user:pass@host:port); unset: the local SMTP sink on socketPath. */
+      url?: string;
+      socketPath: string;
+      local: boolean;
+      pool: number;
+      from: string;
+      /** HMAC-SHA256 secret of the provider's status callbacks (undefined in production unless set: callbacks refused). */
+      callbackSecret?: string;
+    };
+    push: {
+      provider: string;
+      /** CHORUS_PUSH_GATEWAY_URL (http[s]); unset: the local push sink on socketPath. */
+      url?: string;
+      socketPath: string;
+      local: boolean;
+      callbackSecret?: string;
+    };
+  };
   rateLimits: {
     messageUser: { rate: number; burst: number };
     messageTenant: { rate: number; burst: number };
@@ -293,6 +354,46 @@ function attachmentsConfig(e: z.infer<typeof EnvSchema>, c: { production: boolea
   };
 }
 
+function notifyConfig(e: z.infer<typeof EnvSchema>, c: { production: boolean; dataDir: string; socketDir: string }): Config['notify'] {
+  // Outside production the callback secrets default to values derived from the data dir (like the dev JWT secret).
+  const devSecret = (channel: string) =>
+    c.production ? undefined : crypto.createHash('sha256').update(`chorus-dev-${channel}-callback:${c.dataDir}`).digest('hex');
+  return {
+    retry: {
+      baseMs: Math.max(1, e.CHORUS_NOTIFY_RETRY_BASE_MS),
+      factor: e.CHORUS_NOTIFY_RETRY_FACTOR,
+      capMs: Math.max(1, e.CHORUS_NOTIFY_RETRY_CAP_MS),
+      maxAttempts: Math.max(1, e.CHORUS_NOTIFY_MAX_ATTEMPTS),
+    },
+    digestWindowMs: Math.max(100, e.CHORUS_NOTIFY_DIGEST_WINDOW_MS),
+    tickMs: Math.max(10, e.CHORUS_NOTIFY_TICK_MS),
+    concurrency: Math.min(256, Math.max(1, e.CHORUS_NOTIFY_CONCURRENCY)),
+    sendTimeoutMs: Math.max(100, e.CHORUS_NOTIFY_SEND_TIMEOUT_MS),
+    streamRetentionMs: Math.max(1000, e.CHORUS_NOTIFY_STREAM_RETENTION_MS),
+    breaker: {
+      threshold: Math.max(1, e.CHORUS_NOTIFY_BREAKER_THRESHOLD),
+      openMs: Math.max(10, e.CHORUS_NOTIFY_BREAKER_OPEN_MS),
+      alertAfterMs: e.CHORUS_NOTIFY_ALERT_AFTER_MS,
+    },
+    email: {
+      provider: 'smtp',
+      url: e.CHORUS_SMTP_URL,
+      socketPath: path.join(c.socketDir, 'notify', 'smtp.sock'),
+      local: !e.CHORUS_SMTP_URL,
+      pool: Math.max(1, e.CHORUS_SMTP_POOL),
+      from: e.CHORUS_EMAIL_FROM,
+      callbackSecret: e.CHORUS_EMAIL_CALLBACK_SECRET ?? devSecret('email'),
+    },
+    push: {
+      provider: 'push-gateway',
+      url: e.CHORUS_PUSH_GATEWAY_URL,
+      socketPath: path.join(c.socketDir, 'notify', 'push.sock'),
+      local: !e.CHORUS_PUSH_GATEWAY_URL,
+      callbackSecret: e.CHORUS_PUSH_CALLBACK_SECRET ?? devSecret('push'),
+    },
+  };
+}
+
 /** `acme:128,small:8` → {acme: 128, small: 8}: presence shard counts of tenants that differ from the default. */
 function parseShardOverrides(v: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -330,6 +431,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     socketDir,
     logLevel: e.LOG_LEVEL,
+    metricsPort: e.CHORUS_METRICS_PORT,
     devAuth: e.CHORUS_DEV_AUTH ?? !production,
     redis: {
       url: e.REDIS_URL,
@@ -398,6 +500,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     readModels: { reconcileIntervalMs: Math.max(1000, e.CHORUS_RECONCILE_INTERVAL_MS), reconcileThreshold: e.CHORUS_RECONCILE_THRESHOLD },
     attachments: attachmentsConfig(e, { production, dataDir, socketDir }),
+    notify: notifyConfig(e, { production, dataDir, socketDir }),
     rateLimits: {
       messageUser: { rate: e.CHORUS_RATE_MSG_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_USER_BURST) },
       messageTenant: { rate: e.CHORUS_RATE_MSG_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_TENANT_BURST) },

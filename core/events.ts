@@ -21,6 +21,8 @@ export const EVENT = {
   attachmentReady: 'attachment.ready',
   attachmentRejected: 'attachment.rejected',
   notificationCreated: 'notification.created',
+  /** Internal (notification channel queues only, never on a tenant event stream): one delivery job. */
+  notificationJob: 'notification.job',
   presenceBatch: 'presence.batch',
   presenceSummary: 'presence.summary',
   typing: 'typing',

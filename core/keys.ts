@@ -58,6 +58,23 @@ export const keys = {
   attachment: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}`,
   /** Threads where the attachment was posted (set): their participants may read it. */
   attachmentThreads: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}:threads`,
+  /** Per-channel notification job queue (stream; channel inApp | email | push), read by group notify-<channel>. */
+  notifyQueue: (t: string, channel: string) => `chorus:{${t}}:notify:${channel}`,
+  /** Jobs of a channel waiting for their retry time (zset job JSON -> due ms), moved back onto the queue when due. */
+  notifyDelayed: (t: string, channel: string) => `chorus:{${t}}:notify:${channel}:delayed`,
+  /** Low-priority items of a channel waiting for their digest (hash userId -> comma-joined item JSON, n:<userId> -> count). */
+  notifyDigest: (t: string, channel: string) => `chorus:{${t}}:notify:${channel}:digest`,
+  /** When each user's open digest of a channel closes (zset userId -> ms). */
+  notifyDigestDue: (t: string, channel: string) => `chorus:{${t}}:notify:${channel}:digest-due`,
+  /** Set (NX, TTL) when a notification was put on a channel queue or digest: redelivered intents never enqueue twice. */
+  notifyEnqueued: (t: string, notificationId: string, channel: string, kind: string) =>
+    `chorus:{${t}}:notify:enq:${notificationId}:${channel}:${kind}`,
+  /** Outcome marker of one delivery (`sent|<providerId>|<ms>` or `dead|…`): checked before every send, so nothing is sent twice. */
+  notifyDone: (t: string, deliveryKey: string, channel: string) => `chorus:{${t}}:notify:done:${deliveryKey}:${channel}`,
+  /** Lease (SET NX PX) of the consumer currently sending one delivery. */
+  notifyLease: (t: string, deliveryKey: string, channel: string) => `chorus:{${t}}:notify:lease:${deliveryKey}:${channel}`,
+  /** Circuit breaker of one notification provider, shared by every process (hash: state, fails, openUntil, probeUntil, since). */
+  notifyBreaker: (provider: string) => `chorus:notify:breaker:${provider}`,
 } as const;
 
 /** Rate-limit buckets: `scope` names what is limited (e.g. msg:user, msg:tenant, ws:user). */

@@ -153,6 +153,42 @@ export const metrics = {
     name: 'chorus_attachment_ready_latency_seconds', help: 'Upload complete to ready or rejected (the seed\'s attachment readiness SLI)',
     labelNames: ['status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 45, 90, 180], registers: [registry],
   }),
+  notifyDecisions: new client.Counter({
+    name: 'chorus_notify_decisions_total', help: 'Notification decisions per channel and reason (sent_via_*, muted, quiet_hours, already_read, ...)',
+    labelNames: ['channel', 'reason'], registers: [registry],
+  }),
+  notifyDispatchLatency: new client.Histogram({
+    name: 'chorus_notify_dispatch_seconds', help: 'Notification enqueue to provider handoff (the seed\'s dispatch lag SLI), by channel and priority',
+    labelNames: ['channel', 'priority'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900, 1800], registers: [registry],
+  }),
+  notifySendDuration: new client.Histogram({
+    name: 'chorus_notify_provider_send_seconds', help: 'One provider call (SMTP transaction, push webhook), by channel and outcome',
+    labelNames: ['channel', 'outcome'], buckets: latencyBuckets, registers: [registry],
+  }),
+  notifyRetries: new client.Counter({
+    name: 'chorus_notify_retries_total', help: 'Deliveries rescheduled, by channel and cause (failure, circuit_open, lease_held, quiet_hours)',
+    labelNames: ['channel', 'cause'], registers: [registry],
+  }),
+  notifyDuplicates: new client.Counter({
+    name: 'chorus_notify_duplicates_suppressed_total', help: 'Redelivered notification work skipped by an idempotency key, by channel and stage',
+    labelNames: ['channel', 'stage'], registers: [registry],
+  }),
+  notifyBreakerState: new client.Gauge({
+    name: 'chorus_notify_breaker_state', help: 'Circuit breaker of a notification provider: 0 closed, 1 half-open, 2 open',
+    labelNames: ['provider'], registers: [registry],
+  }),
+  notifyBreakerTransitions: new client.Counter({
+    name: 'chorus_notify_breaker_transitions_total', help: 'Circuit breaker state changes seen by this process, by provider and new state',
+    labelNames: ['provider', 'to'], registers: [registry],
+  }),
+  notifyProviderAlert: new client.Gauge({
+    name: 'chorus_notify_provider_alert', help: 'Operator alert: 1 while a notification provider has been failing (breaker not closed) for longer than CHORUS_NOTIFY_ALERT_AFTER_MS',
+    labelNames: ['provider'], registers: [registry],
+  }),
+  notifyCallbacks: new client.Counter({
+    name: 'chorus_notify_callbacks_total', help: 'Provider status callbacks, by channel and outcome (applied, unknown, stale, bad_signature, invalid)',
+    labelNames: ['channel', 'outcome'], registers: [registry],
+  }),
 };
 
 export async function timed<T>(statement: string, fn: () => Promise<T>): Promise<T> {

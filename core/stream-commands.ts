@@ -14,6 +14,12 @@ function tenantOfEventsKey(key: string): string {
   return key.slice(a + 1, b);
 }
 
+/**
+ * Which stream of a tenant a consumer group reads: the event stream by default; notification channel
+ * queues (keys.notifyQueue) are read by their own groups through the same commands.
+ */
+export type StreamKeyOf = (tenantId: string) => string;
+
 export interface TenantBatch {
   tenantId: string;
   events: StreamEvent[];
@@ -39,9 +45,11 @@ export async function appendEvent(r: RedisClient, tenantId: string, e: NewEvent)
 }
 
 /** Creates the consumer group at the start of the stream (idempotent; creates the stream too). */
-export async function ensureGroup(r: RedisClient, tenantId: string, group: string, from: '0' | '$' = '0'): Promise<void> {
+export async function ensureGroup(
+  r: RedisClient, tenantId: string, group: string, from: '0' | '$' = '0', stream: StreamKeyOf = keys.events,
+): Promise<void> {
   try {
-    await r.xgroup('CREATE', keys.events(tenantId), group, from, 'MKSTREAM');
+    await r.xgroup('CREATE', stream(tenantId), group, from, 'MKSTREAM');
   } catch (err) {
     if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
   }
@@ -50,11 +58,12 @@ export async function ensureGroup(r: RedisClient, tenantId: string, group: strin
 /** XREADGROUP of new entries over several tenants (all in one slot on a Cluster). */
 export async function readGroup(
   r: RedisClient, group: string, consumer: string, tenants: string[], count: number, blockMs: number,
+  stream: StreamKeyOf = keys.events,
 ): Promise<TenantBatch[]> {
   if (!tenants.length) return [];
   const args: (string | number)[] = ['GROUP', group, consumer, 'COUNT', count];
   if (blockMs > 0) args.push('BLOCK', blockMs);
-  args.push('STREAMS', ...tenants.map(keys.events), ...tenants.map(() => '>'));
+  args.push('STREAMS', ...tenants.map((t) => stream(t)), ...tenants.map(() => '>'));
   const reply = (await (r as any).xreadgroup(...args)) as RawStreams;
   return decodeStreams(reply);
 }
@@ -89,15 +98,16 @@ export async function firstSeq(r: RedisClient, tenantId: string): Promise<Seq | 
   return (raw[0]?.[0] ?? null) as Seq | null;
 }
 
-export async function ack(r: RedisClient, tenantId: string, group: string, ids: string[]): Promise<void> {
-  if (ids.length) await r.xack(keys.events(tenantId), group, ...ids);
+export async function ack(r: RedisClient, tenantId: string, group: string, ids: string[], stream: StreamKeyOf = keys.events): Promise<void> {
+  if (ids.length) await r.xack(stream(tenantId), group, ...ids);
 }
 
 /** XAUTOCLAIM entries idle for at least minIdleMs; each claim counts as one more delivery. */
 export async function autoClaim(
   r: RedisClient, tenantId: string, group: string, consumer: string, minIdleMs: number, count: number,
+  stream: StreamKeyOf = keys.events,
 ): Promise<StreamEvent[]> {
-  const reply = (await (r as any).xautoclaim(keys.events(tenantId), group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
+  const reply = (await (r as any).xautoclaim(stream(tenantId), group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
     string, RawEntry[], string[]?,
   ];
   const entries = reply?.[1] ?? [];
@@ -107,22 +117,29 @@ export async function autoClaim(
 /** Delivery counts of this consumer's pending entries between two ids. */
 export async function deliveryCounts(
   r: RedisClient, tenantId: string, group: string, consumer: string, from: Seq, to: Seq, count: number,
+  stream: StreamKeyOf = keys.events,
 ): Promise<Map<string, number>> {
-  const raw = (await r.xpending(keys.events(tenantId), group, from, to, count, consumer)) as [string, string, number, number][];
+  const raw = (await r.xpending(stream(tenantId), group, from, to, count, consumer)) as [string, string, number, number][];
   return new Map(raw.map(([id, , , n]) => [id, Number(n)]));
 }
 
-/** Moves an entry to the group's dead-letter stream with a structured reason, and acks it (atomically). */
+/**
+ * Moves an entry to the group's dead-letter stream with a structured reason, and acks it (atomically).
+ * `reason.detail` (optional) is kept as JSON in the `reason` field.
+ */
 export async function deadLetter(
-  r: RedisClient, tenantId: string, group: string, e: StreamEvent, reason: { error: string; deliveries: number; consumer: string },
+  r: RedisClient, tenantId: string, group: string, e: StreamEvent,
+  reason: { error: string; deliveries: number; consumer: string; detail?: Record<string, unknown> },
+  stream: StreamKeyOf = keys.events,
 ): Promise<void> {
+  const extra = reason.detail ? ['reason', JSON.stringify(reason.detail)] : [];
   await r
     .multi()
     .xadd(keys.deadLetters(tenantId, group), '*',
       'seq', e.seq, 't', e.type, 'd', e.data, 'th', e.threadId ?? '', 'u', (e.users ?? []).join(','), 'a', e.actor ?? '',
       'error', reason.error.slice(0, 2000), 'deliveries', String(reason.deliveries), 'consumer', reason.consumer,
-      'at', new Date().toISOString())
-    .xack(keys.events(tenantId), group, e.seq)
+      'at', new Date().toISOString(), ...extra)
+    .xack(stream(tenantId), group, e.seq)
     .exec();
 }
 
@@ -135,23 +152,40 @@ export interface DeadLetterEntry {
   consumer: string;
   at: string;
   data: string;
+  /** The structured reason (`deadLetter(…, {detail})`), when one was recorded. */
+  reason?: Record<string, unknown>;
 }
 
-export async function listDeadLetters(r: RedisClient, tenantId: string, group: string, count = 100): Promise<DeadLetterEntry[]> {
-  const raw = (await r.xrange(keys.deadLetters(tenantId, group), '-', '+', 'COUNT', count)) as RawEntry[];
+function parseReason(v: string | undefined): Record<string, unknown> | undefined {
+  if (!v) return undefined;
+  try {
+    const o: unknown = JSON.parse(v);
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : { value: o };
+  } catch {
+    return { raw: v };
+  }
+}
+
+export async function listDeadLetters(
+  r: RedisClient, tenantId: string, group: string, count = 100, range: { from?: string; to?: string } = {},
+): Promise<DeadLetterEntry[]> {
+  const raw = (await r.xrange(keys.deadLetters(tenantId, group), range.from ?? '-', range.to ?? '+', 'COUNT', count)) as RawEntry[];
   return raw.map(([id, f]) => {
     const m = new Map<string, string>();
     for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i] as string, f[i + 1] as string);
     return {
       id, seq: m.get('seq') ?? '', type: m.get('t') ?? '', error: m.get('error') ?? '',
       deliveries: Number(m.get('deliveries') ?? 0), consumer: m.get('consumer') ?? '', at: m.get('at') ?? '', data: m.get('d') ?? '',
+      ...(m.has('reason') ? { reason: parseReason(m.get('reason')) } : {}),
     };
   });
 }
 
 /** Summed lag (entries not yet delivered) and pending count of a group on one tenant stream. */
-export async function groupStats(r: RedisClient, tenantId: string, group: string): Promise<{ lag: number; pending: number } | null> {
-  const groups = (await r.xinfo('GROUPS', keys.events(tenantId))) as unknown[][];
+export async function groupStats(
+  r: RedisClient, tenantId: string, group: string, stream: StreamKeyOf = keys.events,
+): Promise<{ lag: number; pending: number } | null> {
+  const groups = (await r.xinfo('GROUPS', stream(tenantId))) as unknown[][];
   for (const g of groups) {
     const m = new Map<string, unknown>();
     for (let i = 0; i + 1 < g.length; i += 2) m.set(String(g[i]), g[i + 1]);
@@ -164,8 +198,10 @@ export async function groupStats(r: RedisClient, tenantId: string, group: string
  * Trims a tenant stream to its retention, never past what a consumer group has not finished:
  * the cut is the oldest of (now - retention) and every group's oldest pending / last delivered id.
  */
-export async function trimSafely(r: RedisClient, tenantId: string, retentionMs: number, maxLen: number): Promise<number> {
-  const key = keys.events(tenantId);
+export async function trimSafely(
+  r: RedisClient, tenantId: string, retentionMs: number, maxLen: number, stream: StreamKeyOf = keys.events,
+): Promise<number> {
+  const key = stream(tenantId);
   let cut = `${Date.now() - retentionMs}-0`;
   const groups = (await r.xinfo('GROUPS', key)) as unknown[][];
   const cmp = (a: string, b: string) => {
@@ -299,4 +335,28 @@ export async function groupProgress(r: RedisClient, tenantId: string, group: str
     };
   }
   return null;
+}
+
+// KEYS[1] the group's dead-letter stream, KEYS[2] the stream to put the entry back on, KEYS[3..]
+// keys to delete with it (e.g. an outcome marker that made the entry final). ARGV[1] the dead
+// letter's id, ARGV[2] the schema version, ARGV[3] the entry type, ARGV[4] the (possibly rewritten)
+// payload. Returns the new entry id, or false when the dead letter is gone (replayed by someone else).
+const MOVE_DEAD_LETTER = `
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return false end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+return redis.call('XADD', KEYS[2], '*', 't', ARGV[3], 'v', ARGV[2], 'd', ARGV[4])
+`;
+
+/**
+ * Moves one dead letter onto `stream` of the tenant with a new payload (e.g. its attempt counter
+ * reset), deleting `alsoDelete` in the same step. Null when the dead letter does not exist any more:
+ * two operators replaying the same entry append it once.
+ */
+export async function moveDeadLetter(
+  r: RedisClient, tenantId: string, group: string, id: string, stream: StreamKeyOf,
+  entry: { type: string; data: string }, alsoDelete: string[] = [],
+): Promise<Seq | null> {
+  const res = (await r.eval(MOVE_DEAD_LETTER, 2 + alsoDelete.length, keys.deadLetters(tenantId, group), stream(tenantId), ...alsoDelete,
+    id, String(EVENT_VERSION), entry.type, entry.data)) as string | null;
+  return (res ?? null) as Seq | null;
 }

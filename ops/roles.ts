@@ -10,16 +10,19 @@ export interface RoleSpec {
   script: string;
   args: string[];
   copies: (config: Config) => number;
+  /** Extra environment of one copy (e.g. its /metrics port). */
+  env?: (config: Config, copy: number) => NodeJS.ProcessEnv;
 }
+
+/** Processor roles serve /metrics on PORT + 100 + n (the gateway serves it on PORT). */
+const metricsPort = (n: number) => (config: Config, copy: number) => ({ CHORUS_METRICS_PORT: String(config.port + 100 + n * 10 + copy) });
 
 export const ROLES: readonly RoleSpec[] = [
   // Several gateways share the port (SO_REUSEPORT) and the Redis.
   { name: 'gateway', script: 'gateway/main.js', args: [], copies: (c) => c.gateway.processes },
-  { name: 'processor:persist', script: 'processors/main.js', args: ['persist', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:counters', script: 'processors/main.js', args: ['counters', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:inbox', script: 'processors/main.js', args: ['inbox', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:receipts', script: 'processors/main.js', args: ['receipts', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:attachment-scan', script: 'processors/main.js', args: ['attachment-scan', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:attachment-validate', script: 'processors/main.js', args: ['attachment-validate', '--consumers', '1'], copies: () => 1 },
-  { name: 'processor:attachment-thumbnail', script: 'processors/main.js', args: ['attachment-thumbnail', '--consumers', '1'], copies: () => 1 },
+  // Light consumer groups share one process; any group can be scaled out with
+  // `npm run chorus -- processor <group> --consumers N` or more processes.
+  { name: 'processors', script: 'processors/main.js', args: ['persist,counters,inbox,receipts', '--consumers', '1'], copies: () => 1, env: metricsPort(1) },
+  // The attachment stages do CPU work in piscina pools: their own process.
+  { name: 'attachments', script: 'processors/main.js', args: ['attachment-scan,attachment-validate,attachment-thumbnail', '--consumers', '1'], copies: () => 1, env: metricsPort(2) },
 ];

@@ -286,12 +286,13 @@ async function main(): Promise<void> {
 
   for (const spec of ROLES) {
     const copies = Math.max(1, spec.copies(config));
-    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, env, log, saveState));
+    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, log, saveState));
   }
   for (const r of roles) r.start();
   const s = services as Services | undefined;
   if (s?.redis) watchers.push(watchService('redis', s.redis, log, () => stopping));
   if (s?.postgres) watchers.push(watchService('postgres', s.postgres, log, () => stopping));
+  if (s?.clamd) watchers.push(watchService('clamd', s.clamd, log, () => stopping));
 
   const url = publicUrl(config);
   const ready = await waitForGateway(url, 20_000);

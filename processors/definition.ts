@@ -5,6 +5,7 @@ import type { StreamEvent } from '../core/events.js';
 import type { Sql } from '../core/db.js';
 import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
+import type { Config } from '../config/index.js';
 
 export interface ProcessorContext {
   tenantId: string;
@@ -14,6 +15,17 @@ export interface ProcessorContext {
   /** Shared non-blocking connection (never use it for blocking reads). */
   redis: RedisClient;
   log: Logger;
+  /** The runner's configuration (always set by the runner; tests calling `handle` directly may omit it). */
+  config?: Config;
+}
+
+/** What a definition's periodic upkeep gets: one tenant, the shared clients, the configuration. */
+export interface PeriodicContext {
+  tenantId: string;
+  sql: Sql;
+  redis: RedisClient;
+  log: Logger;
+  config: Config;
 }
 
 export interface ProcessorDefinition {
@@ -29,4 +41,17 @@ export interface ProcessorDefinition {
    * entry so that only the poison entries stay pending (and are dead-lettered after maxDeliveries).
    */
   handle(ctx: ProcessorContext): Promise<void>;
+  /**
+   * The tenant stream the group reads (default keys.events). Groups over their own queues (the
+   * notification channels) name them here; group creation, reads, acks, claims, dead letters and
+   * stats then use that stream.
+   */
+  stream?: (tenantId: string) => string;
+  /** Entries per read (default CHORUS_PROCESSOR_BATCH): smaller for handlers that wait on slow providers. */
+  batch?: (config: Config) => number;
+  /**
+   * Per-tenant upkeep every consumer runs every `intervalMs` (e.g. moving due retries back onto the
+   * stream). Must be safe to run concurrently from several consumers (atomic scripts).
+   */
+  periodic?: { intervalMs: (config: Config) => number; run: (ctx: PeriodicContext) => Promise<void> };
 }

@@ -39,7 +39,7 @@ export async function startProcessorGroup(opts: ProcessorGroupOptions): Promise<
   const { definition, config, sql, log } = opts;
   const redis = createRedis(config, { name: `processor:${definition.name}` });
   redis.on('error', (err) => log.warn({ err, group: definition.name }, 'redis connection error'));
-  const directory = new TenantDirectory({ config, redis, group: definition.name, log, accept: opts.accept });
+  const directory = new TenantDirectory({ config, redis, group: definition.name, log, accept: opts.accept, stream: definition.stream });
   await directory.start();
   const failures: FailureMemo = new Map();
   const runners = Array.from({ length: Math.max(1, opts.consumers) }, (_, i) =>
@@ -48,7 +48,7 @@ export async function startProcessorGroup(opts: ProcessorGroupOptions): Promise<
   log.info({ group: definition.name, consumers: runners.map((r) => r.consumer) }, 'processor group started');
 
   const abort = new AbortController();
-  const stats = reportStats(redis, directory, definition.name, log, abort.signal);
+  const stats = reportStats(redis, directory, definition, log, abort.signal);
   return {
     redis,
     directory,
@@ -64,13 +64,14 @@ export async function startProcessorGroup(opts: ProcessorGroupOptions): Promise<
 }
 
 /** Sums XINFO lag and pending over the tenants into the group's gauges, every 5 s. */
-async function reportStats(redis: RedisClient, directory: TenantDirectory, queue: string, log: Logger, signal: AbortSignal) {
+async function reportStats(redis: RedisClient, directory: TenantDirectory, definition: ProcessorDefinition, log: Logger, signal: AbortSignal) {
+  const queue = definition.name;
   let attempt = 0;
   while (!signal.aborted) {
     await sleep(attempt ? Math.max(STATS_INTERVAL_MS, backoffDelay(attempt)) : STATS_INTERVAL_MS, signal);
     if (signal.aborted) break;
     try {
-      const all = await Promise.all(directory.tenants().map((t) => groupStats(redis, t, queue).catch((err) => {
+      const all = await Promise.all(directory.tenants().map((t) => groupStats(redis, t, queue, definition.stream).catch((err) => {
         log.debug({ err, group: queue, tenant_id: t }, 'group stats of a tenant failed');
         return null;
       })));

@@ -1,6 +1,8 @@
-// The processor role: `node dist/processors/main.js <group> [--consumers N]`. Runs N consumers of
-// one consumer group (processors/registry.ts) plus the stream trimmer; SIGTERM/SIGINT stop it
-// gracefully (in-flight batches finish and are acked) and exit 0.
+// The processor role: `node dist/processors/main.js <group>[,<group>…] [--consumers N]`. Runs N
+// consumers of each named consumer group (processors/registry.ts) in this process, the stream
+// trimmer, and /metrics when CHORUS_METRICS_PORT is set; SIGTERM/SIGINT stop it gracefully
+// (in-flight batches finish and are acked) and exit 0. Light groups share one process; heavy ones
+// (attachments) get their own, and any group can be scaled out by starting more processes.
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
@@ -9,11 +11,12 @@ import { startProcessorGroup } from './group.js';
 import { findProcessor, registry } from './registry.js';
 import type { ProcessorDefinition } from './definition.js';
 import { startTrimmer } from './trimmer.js';
+import { serveMetrics } from '../core/metrics-server.js';
 
-const USAGE = 'usage: node dist/processors/main.js <group> [--consumers N]';
+const USAGE = 'usage: node dist/processors/main.js <group>[,<group>...] [--consumers N]';
 
 /** The processor and consumer count, or the reason the command line is unusable. */
-function parseCommandLine(): { definition: ProcessorDefinition; consumers: number } | string {
+function parseCommandLine(): { definitions: ProcessorDefinition[]; consumers: number } | string {
   let parsed;
   try {
     parsed = parseArgs({ allowPositionals: true, options: { consumers: { type: 'string', default: '1' } } });
@@ -21,11 +24,15 @@ function parseCommandLine(): { definition: ProcessorDefinition; consumers: numbe
     return `${(err as Error).message}; ${USAGE}`;
   }
   const consumers = Number(parsed.values.consumers);
-  const [group] = parsed.positionals;
-  if (!group || parsed.positionals.length > 1 || !Number.isInteger(consumers) || consumers < 1 || consumers > 64) return USAGE;
-  const definition = findProcessor(group);
-  if (!definition) return `unknown processor group "${group}"; known: ${Object.keys(registry).join(', ')}`;
-  return { definition, consumers };
+  const [groups] = parsed.positionals;
+  if (!groups || parsed.positionals.length > 1 || !Number.isInteger(consumers) || consumers < 1 || consumers > 64) return USAGE;
+  const definitions: ProcessorDefinition[] = [];
+  for (const group of new Set(groups.split(','))) {
+    const definition = findProcessor(group);
+    if (!definition) return `unknown processor group "${group}"; known: ${Object.keys(registry).join(', ')}`;
+    definitions.push(definition);
+  }
+  return { definitions, consumers };
 }
 
 async function main(): Promise<void> {
@@ -41,8 +48,8 @@ async function main(): Promise<void> {
     createLogger({ role: 'processor', level: config.logLevel }).fatal(cmd);
     process.exit(2);
   }
-  const { definition, consumers } = cmd;
-  const group = definition.name;
+  const { definitions, consumers } = cmd;
+  const group = definitions.map((d) => d.name).join(',');
 
   const log = createLogger({ role: `processor:${group}`, level: config.logLevel });
   process.on('uncaughtException', (err) => {
@@ -54,11 +61,19 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}` });
+  const sql = createSql(config, { max: Math.max(4, consumers * 2 * definitions.length), app: `processor:${group}`.slice(0, 63) });
+  // A taken metrics port must not stop the processing: log it and run without the endpoint.
+  const metricsServer = config.metricsPort
+    ? serveMetrics(config.host, config.metricsPort, log).catch((err: unknown) => {
+      log.error({ err, port: config.metricsPort }, 'metrics endpoint failed to start');
+      return null;
+    })
+    : null;
   // Signals are handled from here on, also while startup waits for an unreachable Redis.
-  const started = startProcessorGroup({ definition, config, sql, log, consumers }).then((running) => ({
-    running,
-    trimmer: startTrimmer({ config, redis: running.redis, directory: running.directory, log }),
+  const started = Promise.all(definitions.map((definition) =>
+    startProcessorGroup({ definition, config, sql, log: log.child({ group: definition.name }), consumers }))).then((groups) => ({
+    running: { stop: () => Promise.all(groups.map((g) => g.stop())) },
+    trimmer: startTrimmer({ config, redis: groups[0]!.redis, directory: groups[0]!.directory, log }),
   }));
 
   let stopping = false;
@@ -74,6 +89,7 @@ async function main(): Promise<void> {
       await trimmer.stop();
       await running.stop();
       await sql.end({ timeout: 5 });
+      (await metricsServer)?.close();
       log.info('stopped');
       process.exit(0);
     } catch (err) {

@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.js';
 import { metrics } from '../core/metrics.js';
 import { createRedis, groupBySlot, isCluster, type RedisClient } from '../core/redis.js';
 import { seqMillis } from '../core/seq.js';
-import { ack, autoClaim, deadLetter, deliveryCounts, readGroup } from '../core/stream-commands.js';
+import { ack, autoClaim, deadLetter, deliveryCounts, ensureGroup, readGroup, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
 import type { TenantDirectory } from './tenants.js';
@@ -46,12 +46,16 @@ interface Lane {
 export class Runner {
   readonly consumer: string;
   private readonly def: ProcessorDefinition;
+  /** The stream this group reads per tenant (the event stream unless the definition names another). */
+  private readonly stream: StreamKeyOf;
+  private readonly batchSize: number;
   private readonly log: Logger;
   private readonly failures: FailureMemo;
   private readonly lanes = new Map<string, Lane>();
   private readonly abort = new AbortController();
   private running = false;
   private claims?: Promise<void>;
+  private upkeep?: Promise<void>;
   private unsubscribe?: () => void;
   /** While a dependency is down, claiming pauses (claims would only inflate delivery counts). */
   private gateUntil = 0;
@@ -59,6 +63,8 @@ export class Runner {
 
   constructor(private readonly opts: RunnerOptions) {
     this.def = opts.definition;
+    this.stream = opts.definition.stream ?? keys.events;
+    this.batchSize = Math.max(1, opts.definition.batch?.(opts.config) ?? opts.config.processors.batch);
     this.consumer = opts.consumer;
     this.log = opts.log.child({ group: this.def.name, consumer: opts.consumer });
     this.failures = opts.failures ?? new Map();
@@ -70,6 +76,7 @@ export class Runner {
     this.unsubscribe = this.opts.directory.onChange(() => this.syncLanes());
     this.syncLanes();
     this.claims = this.runClaims();
+    if (this.def.periodic) this.upkeep = this.runPeriodic(this.def.periodic);
   }
 
   /** Stops reading, finishes and acks the batches in flight, closes the blocking connections. */
@@ -81,14 +88,14 @@ export class Runner {
     const lanes = [...this.lanes.values()];
     this.lanes.clear();
     for (const lane of lanes) this.interrupt(lane);
-    await Promise.all([...lanes.map((l) => this.laneStopped(l)), this.claims]);
+    await Promise.all([...lanes.map((l) => this.laneStopped(l)), this.claims, this.upkeep]);
     for (const l of lanes) l.conn.disconnect();
     this.log.info('runner stopped');
   }
 
   private syncLanes(): void {
     if (!this.running) return;
-    const groups = groupBySlot(this.opts.directory.tenants(), (t) => keys.events(t), isCluster(this.opts.redis));
+    const groups = groupBySlot(this.opts.directory.tenants(), (t) => this.stream(t), isCluster(this.opts.redis));
     const seen = new Set<string>();
     for (const tenants of groups) {
       const id = tenants[0] as string; // stable: the directory lists tenants in discovery order
@@ -146,20 +153,20 @@ export class Runner {
   }
 
   private async runLane(lane: Lane, id: string): Promise<void> {
-    const { batch, blockMs } = this.opts.config.processors;
+    const { blockMs } = this.opts.config.processors;
     let attempt = 0;
     while (this.running && lane.active) {
       let batches;
       lane.reading = true;
       try {
-        batches = await readGroup(lane.conn, this.def.name, this.consumer, lane.tenants, batch, Math.max(10, blockMs));
+        batches = await readGroup(lane.conn, this.def.name, this.consumer, lane.tenants, this.batchSize, Math.max(10, blockMs), this.stream);
         attempt = 0;
       } catch (err) {
         if (!this.running || !lane.active) break;
         attempt++;
         this.log.warn({ err, lane: id, tenants: lane.tenants.length, attempt }, 'stream read failed; backing off');
         const missing = /NOGROUP No such key '[^']*\{([^}]+)\}/.exec(String((err as Error).message))?.[1];
-        if (missing) await this.opts.directory.repair(missing).catch((e) => this.log.warn({ err: e, tenant_id: missing }, 'repair failed'));
+        if (missing) await this.repair(missing).catch((e) => this.log.warn({ err: e, tenant_id: missing }, 'repair failed'));
         await sleep(backoffDelay(attempt), this.abort.signal);
         continue;
       } finally {
@@ -188,15 +195,47 @@ export class Runner {
     }
   }
 
+  /**
+   * After NOGROUP: the directory recreates groups on the event stream; a group over its own stream
+   * recreates it there when the tenant is still served.
+   */
+  private async repair(tenantId: string): Promise<void> {
+    if (!this.def.stream) return this.opts.directory.repair(tenantId);
+    if (!this.opts.directory.tenants().includes(tenantId)) return;
+    await ensureGroup(this.opts.redis, tenantId, this.def.name, '0', this.stream);
+    this.log.warn({ tenant_id: tenantId }, 'consumer group was missing on its stream; recreated');
+  }
+
+  /** Runs the definition's per-tenant upkeep every intervalMs; failures are logged and backed off. */
+  private async runPeriodic(periodic: NonNullable<ProcessorDefinition['periodic']>): Promise<void> {
+    const { config, sql, redis } = this.opts;
+    const every = Math.max(10, periodic.intervalMs(config));
+    let attempt = 0;
+    while (this.running) {
+      await sleep(attempt ? Math.max(every, backoffDelay(attempt)) : every, this.abort.signal);
+      if (!this.running || Date.now() < this.gateUntil) continue;
+      try {
+        for (const tenantId of this.opts.directory.tenants()) {
+          if (!this.running) break;
+          await periodic.run({ tenantId, sql, redis, config, log: this.log.child({ tenant_id: tenantId }) });
+        }
+        attempt = 0;
+      } catch (err) {
+        attempt++;
+        this.log.warn({ err, attempt }, 'periodic upkeep failed; backing off');
+      }
+    }
+  }
+
   /** Takes over entries idle past claimIdleMs; those delivered too often go to the dead letters. */
   private async claimTenant(tenantId: string): Promise<void> {
-    const { claimIdleMs, batch, maxDeliveries } = this.opts.config.processors;
+    const { claimIdleMs, maxDeliveries } = this.opts.config.processors;
     const { redis } = this.opts;
     const group = this.def.name;
-    const claimed = await autoClaim(redis, tenantId, group, this.consumer, claimIdleMs, batch);
+    const claimed = await autoClaim(redis, tenantId, group, this.consumer, claimIdleMs, this.batchSize, this.stream);
     if (!claimed.length) return;
     const counts = await Promise.all(
-      claimed.map((e) => deliveryCounts(redis, tenantId, group, this.consumer, e.seq, e.seq, 1).then((m) => m.get(e.seq))),
+      claimed.map((e) => deliveryCounts(redis, tenantId, group, this.consumer, e.seq, e.seq, 1, this.stream).then((m) => m.get(e.seq))),
     );
     const again: StreamEvent[] = [];
     for (const [i, e] of claimed.entries()) {
@@ -209,7 +248,7 @@ export class Runner {
         continue;
       }
       const error = last?.message ?? 'exceeded max deliveries';
-      await deadLetter(redis, tenantId, group, e, { error, deliveries, consumer: this.consumer });
+      await deadLetter(redis, tenantId, group, e, { error, deliveries, consumer: this.consumer }, this.stream);
       this.failures.delete(`${tenantId}/${e.seq}`);
       metrics.deadLettered.inc({ queue: group, tenant: tenantId });
       metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered' });
@@ -278,7 +317,7 @@ export class Runner {
     const end = metrics.processorBatchDuration.startTimer({ queue: this.def.name });
     try {
       const { sql, redis } = this.opts;
-      await this.def.handle({ tenantId, events, sql, redis, log: this.log.child({ tenant_id: tenantId }) });
+      await this.def.handle({ tenantId, events, sql, redis, config: this.opts.config, log: this.log.child({ tenant_id: tenantId }) });
       return undefined;
     } catch (err) {
       return err ?? new Error('handler threw a nullish value');
@@ -308,7 +347,7 @@ export class Runner {
   private async ack(tenantId: string, events: StreamEvent[]): Promise<void> {
     if (!events.length) return;
     try {
-      await ack(this.opts.redis, tenantId, this.def.name, events.map((e) => e.seq));
+      await ack(this.opts.redis, tenantId, this.def.name, events.map((e) => e.seq), this.stream);
     } catch (err) {
       // Unacked entries are claimed and handled again later: handlers are idempotent.
       this.log.warn({ err, tenant_id: tenantId, count: events.length }, 'ack failed; entries will be redelivered');

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
 import { isId } from '../core/ids.js';
 import { createRedis, type RedisClient } from '../core/redis.js';
-import { ensureGroup } from '../core/stream-commands.js';
+import { ensureGroup, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { Logger } from '../core/logger.js';
 
@@ -17,6 +17,8 @@ export interface TenantDirectoryOptions {
   log: Logger;
   /** Restricts the tenants served (tests use it to stay off other tests' tenants). */
   accept?: (tenantId: string) => boolean;
+  /** The stream the group reads per tenant (default keys.events): its group is created there. */
+  stream?: StreamKeyOf;
 }
 
 export class TenantDirectory {
@@ -62,7 +64,7 @@ export class TenantDirectory {
   async repair(tenantId: string): Promise<void> {
     const { redis, group, log } = this.opts;
     if (await redis.sismember(keys.tenants(), tenantId)) {
-      await ensureGroup(redis, tenantId, group, '0');
+      await ensureGroup(redis, tenantId, group, '0', this.opts.stream);
       log.warn({ group, tenant_id: tenantId }, 'consumer group was missing; recreated');
     } else if (this.ready.delete(tenantId)) {
       log.warn({ group, tenant_id: tenantId }, 'tenant no longer registered; no longer served');
@@ -104,7 +106,7 @@ export class TenantDirectory {
     }
     let p = this.admitting.get(tenantId);
     if (!p) {
-      p = ensureGroup(this.opts.redis, tenantId, this.opts.group, '0')
+      p = ensureGroup(this.opts.redis, tenantId, this.opts.group, '0', this.opts.stream)
         .then(() => {
           this.ready.add(tenantId);
           this.opts.log.info({ group: this.opts.group, tenant_id: tenantId }, 'tenant discovered');

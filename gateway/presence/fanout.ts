@@ -30,6 +30,8 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
   private inboundAt = 0;
   private drainScheduled = false;
   private timers: NodeJS.Timeout[] = [];
+  /** Subscribers receiving presence.summary: during summary mode, and after it while their socket is backed up. */
+  private readonly summarized = new Set<Subscriber<C>>();
   private reconciling: Promise<void> | null = null;
 
   constructor(
@@ -58,6 +60,7 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     for (const sub of this.registry.subscribers.values()) this.batcher.drop(sub);
+    this.summarized.clear();
     this.channels.close();
   }
 
@@ -87,7 +90,10 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
 
   removeConnection(conn: C): void {
     const ch = this.registry.removeSubscriber(conn);
-    if (ch.sub) this.batcher.drop(ch.sub);
+    if (ch.sub) {
+      this.batcher.drop(ch.sub);
+      this.summarized.delete(ch.sub);
+    }
     void this.applyChanges(conn.tenantId, ch);
   }
 
@@ -165,18 +171,37 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
   }
 
   private deliver(sub: Subscriber<C>, update: PresenceUpdate, live: boolean): void {
-    if (this.mode.active) {
-      // Deferred: the catch-up on leaving summary mode sends whatever is newer than what was sent.
-      if (!sub.summary) this.enterSummary(sub);
-      return;
-    }
+    // Deferred: the catch-up at the end of summary mode sends whatever is newer than what was sent.
+    if (sub.summary) return;
+    if (this.mode.active) return this.enterSummary(sub);
     this.batcher.enqueue(sub, update, live);
   }
 
   private enterSummary(sub: Subscriber<C>): void {
     sub.summary = true;
+    this.summarized.add(sub);
     this.batcher.drop(sub);
     this.writeSummary(sub);
+  }
+
+  private backedUp(sub: Subscriber<C>): boolean {
+    return sub.conn.ws.getBufferedAmount() > this.config.gateway.softBuffer;
+  }
+
+  /**
+   * Back to per-user updates with one catch-up batch; a subscriber whose socket is still backed up
+   * stays on summaries until it drains (its catch-up would only queue up again and re-enter the mode).
+   */
+  private leaveSummary(sub: Subscriber<C>): boolean {
+    if (sub.conn.closed) {
+      this.summarized.delete(sub);
+      return false;
+    }
+    if (this.backedUp(sub)) return false;
+    sub.summary = false;
+    this.summarized.delete(sub);
+    this.catchUp(sub);
+    return true;
   }
 
   private checkMode(): void {
@@ -196,17 +221,13 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
       this.log.warn({ depth, threshold: p.summaryThreshold, recovery: p.summaryRecovery, subscribers_deferred: affected },
         'presence queue over threshold: entering summary mode (presence.summary instead of per-user updates)');
     } else if (change === 'exit') {
-      let affected = 0;
-      for (const sub of this.registry.subscribers.values()) {
-        if (!sub.summary) continue;
-        sub.summary = false;
-        this.catchUp(sub);
-        affected++;
-      }
+      let caughtUp = 0;
+      for (const sub of [...this.summarized]) if (this.leaveSummary(sub)) caughtUp++;
       metrics.presenceSummaryMode.set(0);
       metrics.presenceSummaryTransitions.inc({ direction: 'exit' });
-      this.log.warn({ depth, recovery: this.config.presence.summaryRecovery, subscribers: affected, duration_ms: Date.now() - this.mode.since },
-        'presence queue drained: leaving summary mode, catch-up batches sent');
+      this.log.warn({ depth, recovery: this.config.presence.summaryRecovery, subscribers_caught_up: caughtUp,
+        subscribers_backed_up: this.summarized.size, duration_ms: Date.now() - this.mode.since },
+      'presence queue drained: leaving summary mode, catch-up batches sent');
     }
   }
 
@@ -222,8 +243,10 @@ export class PresenceFanout<C extends WritableConn = WritableConn> {
   }
 
   private sendSummaries(): void {
-    if (!this.mode.active) return;
-    for (const sub of this.registry.subscribers.values()) if (sub.summary) this.writeSummary(sub);
+    for (const sub of [...this.summarized]) {
+      if (!this.mode.active && this.leaveSummary(sub)) continue;
+      this.writeSummary(sub);
+    }
   }
 
   private writeSummary(sub: Subscriber<C>): void {

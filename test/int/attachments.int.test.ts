@@ -2,7 +2,7 @@
 // stages (scan, validate, thumbnail) as processor processes, the local clamd of the data dir (with
 // the test signatures when /var/lib/clamav has no database) and sharp. Contract section 2
 // (Attachments) and section 3 (attachment.ready / attachment.rejected).
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ import {
 import { signGrant } from '../../workers/storage/url-signing.js';
 import { LocalStore } from '../../workers/storage/local-store.js';
 import { objectKey, quarantineKey } from '../../workers/storage/store.js';
-import { clamdAnswers, startLocalClamd, stopLocalClamd } from '../../ops/local-clamd.js';
+import { clamdAnswers, clamdBinary, startLocalClamd, stopLocalClamd } from '../../ops/local-clamd.js';
 import type { RedisClient } from '../../core/redis.js';
 import type { Authenticator } from '../../core/auth.js';
 
@@ -35,12 +35,17 @@ let auth: Authenticator;
 let redis: RedisClient;
 let stages: Awaited<ReturnType<typeof startPipeline>>;
 
+// Without ClamAV nothing can become ready (by design): say so instead of failing every test.
+const skip = clamdBinary() || !config.attachments.clamd.local ? false : 'clamd is not installed (apt-get install clamav-daemon)';
+const test = (name: string, fn: (t: TestContext) => Promise<void>) => nodeTest(name, { skip }, fn);
+
 before(async () => {
+  if (skip) return;
   await migrateDb(config);
   gw = await startTestGateway(config, { port });
   auth = await createAuthenticator(config);
   redis = testRedis(config);
-  if (!(await clamdAnswers(config.attachments.clamd.socketPath))) await startLocalClamd(config, log);
+  if (config.attachments.clamd.local && !(await clamdAnswers(config.attachments.clamd.socketPath))) await startLocalClamd(config, log);
   stages = await startPipeline({ CHORUS_DATA_DIR: config.dataDir, PORT: String(port) });
 });
 
@@ -380,7 +385,8 @@ test('readers: the uploader, then participants of threads it was posted to; mess
   assertError(await getAttachment(bob, id), 403, 'forbidden');
 });
 
-test('clamd down: the attachment waits in scanning and is never released; it completes when clamd is back', async () => {
+test('clamd down: the attachment waits in scanning and is never released; it completes when clamd is back', async (t) => {
+  if (!config.attachments.clamd.local) return t.skip('clamd is external (CHORUS_CLAMD_SOCKET): not ours to stop');
   const { alice } = await tenant();
   assert.ok(await stopLocalClamd(config, log), 'a local clamd was running');
   try {

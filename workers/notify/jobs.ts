@@ -1,0 +1,84 @@
+// A delivery job as it travels on a channel queue (and in the delayed set and the dead letters):
+// plain JSON with everything the channel needs, so a job never depends on the entry that made it.
+import crypto from 'node:crypto';
+import type { Channel } from './channels.js';
+
+export interface DigestItem {
+  notificationId: string;
+  messageId: string;
+  threadId: string;
+  /** The message's seq (read checks). */
+  seq: string;
+}
+
+interface JobBase {
+  channel: Channel;
+  userId: string;
+  /** Provider attempts made so far (0 for a fresh job). */
+  attempt: number;
+  /** When the work was first enqueued (ms): dispatch lag is measured from here. */
+  enqueuedAt: number;
+}
+
+/** One message for one recipient, delivered now (mentions, direct threads; and every in-app one). */
+export interface MessageJob extends JobBase, DigestItem {
+  kind: 'message';
+  urgent: boolean;
+  mention: boolean;
+  direct: boolean;
+  senderId: string;
+  title: string | null;
+  preview: string;
+}
+
+/** One user's low-priority items of one digest window, sent together. */
+export interface DigestJob extends JobBase {
+  kind: 'digest';
+  digestId: string;
+  /** Items ever added to the window (items beyond the digest cap are only counted). */
+  total: number;
+  items: DigestItem[];
+}
+
+export type Job = MessageJob | DigestJob;
+
+export class InvalidJobError extends Error {}
+
+export function parseJob(data: string): Job {
+  let j: unknown;
+  try {
+    j = JSON.parse(data);
+  } catch {
+    throw new InvalidJobError('job payload is not JSON');
+  }
+  const o = j as Partial<Job> | null;
+  if (!o || typeof o !== 'object' || typeof o.userId !== 'string' || typeof o.channel !== 'string') {
+    throw new InvalidJobError('job payload lacks userId/channel');
+  }
+  if (o.kind === 'message' && typeof o.notificationId === 'string' && typeof o.messageId === 'string') return { attempt: 0, ...o } as Job;
+  if (o.kind === 'digest' && typeof o.digestId === 'string' && Array.isArray(o.items)) return { attempt: 0, total: o.items.length, ...o } as Job;
+  throw new InvalidJobError(`unknown job kind ${String(o.kind)}`);
+}
+
+/** What a job's idempotency keys (outcome marker, lease, Message-ID) are built from. */
+export function deliveryKey(job: Job): string {
+  return job.kind === 'digest' ? job.digestId : job.notificationId;
+}
+
+/** The notification of one message for one recipient: deterministic, so every redelivery finds the same one. */
+export function notificationIdOf(messageId: string, userId: string): string {
+  return `n_${crypto.createHash('sha256').update(`${messageId}\n${userId}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The RFC 5322 Message-ID of one delivery: deterministic per notification (or digest) and channel, so
+ * a retried or redelivered send carries the same id and the provider drops the duplicate.
+ */
+export function emailMessageId(tenantId: string, job: Job): string {
+  return `<${deliveryKey(job)}.${job.channel}@${tenantId}.chorus.invalid>`;
+}
+
+/** Idempotency-Key header of one push delivery (same rule as the Message-ID). */
+export function pushIdempotencyKey(tenantId: string, job: Job): string {
+  return `${tenantId}:${deliveryKey(job)}:${job.channel}`;
+}

@@ -1,0 +1,118 @@
+// The Redis side of the notification pipeline: channel queues, the delayed (retry) sets, digests,
+// and the idempotency keys (enqueue markers, outcome markers, in-flight leases). Every multi-key
+// step is one script (lua/*.lua, each with its KEYS/ARGV header); all keys of a step share the
+// tenant's hash tag.
+import crypto from 'node:crypto';
+import { keys } from '../../core/keys.js';
+import { luaScript } from '../../core/lua-script.js';
+import type { RedisClient } from '../../core/redis.js';
+import { EVENT, EVENT_VERSION, encodeEvent, type NewEvent } from '../../core/events.js';
+import type { Seq } from '../../core/seq.js';
+import type { Channel } from './channels.js';
+import { deliveryKey, type DigestItem, type Job } from './jobs.js';
+
+const enqueueScript = luaScript('workers/notify/lua/enqueue.lua');
+const digestAddScript = luaScript('workers/notify/lua/digest-add.lua');
+const tickScript = luaScript('workers/notify/lua/tick.lua');
+const publishScript = luaScript('workers/notify/lua/publish-in-app.lua');
+
+/** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
+export const MARKER_TTL_MS = 7 * 24 * 3600_000;
+/** Items kept per user and digest (more are counted, "and N more"). */
+export const DIGEST_MAX_ITEMS = 200;
+/** Entries moved per kind and tick. */
+const TICK_LIMIT = 500;
+
+/** Puts a job on its channel queue unless this (notification, channel, kind) was enqueued before. */
+export async function enqueueJob(r: RedisClient, tenantId: string, job: Job, kind: 'urgent' | 'now'): Promise<boolean> {
+  const res = await enqueueScript.run(r,
+    [keys.notifyEnqueued(tenantId, deliveryKey(job), job.channel, kind), keys.notifyQueue(tenantId, job.channel)],
+    [MARKER_TTL_MS, EVENT.notificationJob, EVENT_VERSION, JSON.stringify(job)]);
+  return Number(res) === 1;
+}
+
+/** Adds a low-priority item to the user's open digest of the channel (opening a window of windowMs). */
+export async function addToDigest(
+  r: RedisClient, tenantId: string, channel: Channel, userId: string, item: DigestItem, windowMs: number,
+): Promise<boolean> {
+  const res = await digestAddScript.run(r,
+    [keys.notifyEnqueued(tenantId, item.notificationId, channel, 'digest'), keys.notifyDigest(tenantId, channel),
+      keys.notifyDigestDue(tenantId, channel)],
+    [MARKER_TTL_MS, userId, JSON.stringify(item), Date.now() + windowMs, DIGEST_MAX_ITEMS]);
+  return Number(res) === 1;
+}
+
+/**
+ * Parks a job until `dueAt` (ms). The member is the job's JSON: parking the same job at the same
+ * attempt twice (a redelivered failure) keeps one member.
+ */
+export async function scheduleJob(r: RedisClient, tenantId: string, job: Job, dueAt: number): Promise<void> {
+  await r.zadd(keys.notifyDelayed(tenantId, job.channel), Math.round(dueAt), JSON.stringify(job));
+}
+
+/** Moves due jobs back onto the queue and closes due digests (one script per tenant and channel). */
+export async function tick(r: RedisClient, tenantId: string, channel: Channel, now = Date.now()): Promise<{ moved: number; closed: number }> {
+  const [moved, closed] = (await tickScript.run(r,
+    [keys.notifyDelayed(tenantId, channel), keys.notifyQueue(tenantId, channel), keys.notifyDigest(tenantId, channel),
+      keys.notifyDigestDue(tenantId, channel)],
+    [now, TICK_LIMIT, EVENT.notificationJob, EVENT_VERSION, channel])) as [number, number];
+  return { moved: Number(moved), closed: Number(closed) };
+}
+
+/** The outcome of a delivery once final: `sent` (with the provider's id) or `dead`. */
+export interface Outcome {
+  kind: 'sent' | 'dead';
+  providerId: string;
+  at: number;
+}
+
+function encodeOutcome(o: Outcome): string {
+  return `${o.kind}|${o.providerId.replace(/\|/g, '')}|${o.at}`;
+}
+
+function decodeOutcome(v: string | null): Outcome | null {
+  if (!v) return null;
+  const [kind, providerId = '', at = '0'] = v.split('|');
+  return kind === 'sent' || kind === 'dead' ? { kind, providerId, at: Number(at) } : null;
+}
+
+/** Outcome markers of several deliveries of one tenant (one MGET: the keys share the tenant's slot). */
+export async function outcomes(r: RedisClient, tenantId: string, jobs: Job[]): Promise<(Outcome | null)[]> {
+  if (!jobs.length) return [];
+  const vals = await r.mget(...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel)));
+  return vals.map(decodeOutcome);
+}
+
+/** Records a final outcome; a marker already there (another consumer's) is kept. */
+export async function recordOutcome(r: RedisClient, tenantId: string, job: Job, o: Outcome): Promise<void> {
+  await r.set(keys.notifyDone(tenantId, deliveryKey(job), job.channel), encodeOutcome(o), 'PX', MARKER_TTL_MS, 'NX');
+}
+
+/** The key to delete so that a dead delivery may be tried again (dead-letter replay). */
+export function outcomeKey(tenantId: string, job: Job): string {
+  return keys.notifyDone(tenantId, deliveryKey(job), job.channel);
+}
+
+/** Takes the in-flight lease of a delivery; returns its token, or null while another consumer holds it. */
+export async function takeLease(r: RedisClient, tenantId: string, job: Job, ttlMs: number): Promise<string | null> {
+  const token = crypto.randomBytes(8).toString('hex');
+  const ok = await r.set(keys.notifyLease(tenantId, deliveryKey(job), job.channel), token, 'PX', ttlMs, 'NX');
+  return ok ? token : null;
+}
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export async function releaseLease(r: RedisClient, tenantId: string, job: Job, token: string): Promise<void> {
+  await r.eval(RELEASE, 1, keys.notifyLease(tenantId, deliveryKey(job), job.channel), token);
+}
+
+/**
+ * Appends the in-app notification.created event (u = [recipient], no th) unless this notification
+ * was published before; returns its seq, or null for a duplicate.
+ */
+export async function publishInApp(r: RedisClient, tenantId: string, job: Job, e: NewEvent): Promise<Seq | null> {
+  const fields = encodeEvent(e);
+  const res = await publishScript.run(r, [keys.notifyDone(tenantId, deliveryKey(job), job.channel), keys.events(tenantId)],
+    [MARKER_TTL_MS, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...fields]);
+  return (res ?? null) as Seq | null;
+}
