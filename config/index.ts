@@ -17,6 +17,8 @@ const EnvSchema = z.object({
   CHORUS_DATA_DIR: z.string().default('.data'),
   REDIS_URL: z.string().optional(),
   REDIS_CLUSTER_NODES: z.string().optional(),
+  CHORUS_REDIS_COMMAND_TIMEOUT_MS: int(3000),
+  CHORUS_HTTP_TIMEOUT_MS: int(10_000),
   DATABASE_URL: z.string().optional(),
   CHORUS_DEV_AUTH: bool.optional(),
   LOG_LEVEL: z.string().default('info'),
@@ -154,7 +156,9 @@ export interface Config {
   /** /metrics port of non-gateway roles (0: not served). */
   metricsPort: number;
   devAuth: boolean;
-  redis: { url?: string; clusterNodes?: string[]; socketPath: string };
+  redis: { url?: string; clusterNodes?: string[]; socketPath: string; commandTimeoutMs: number };
+  /** A request still unanswered after this answers 503 dependency_unavailable (never hangs). */
+  httpTimeoutMs: number;
   database: { url?: string; socketDir: string; port: number; user: string; database: string };
   jwt: {
     algorithms: string[];
@@ -437,7 +441,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       url: e.REDIS_URL,
       clusterNodes: e.REDIS_CLUSTER_NODES?.split(',').map((s) => s.trim()).filter(Boolean),
       socketPath: path.join(socketDir, 'redis.sock'),
+      commandTimeoutMs: Math.max(100, e.CHORUS_REDIS_COMMAND_TIMEOUT_MS),
     },
+    httpTimeoutMs: Math.max(100, e.CHORUS_HTTP_TIMEOUT_MS),
     database: { url: e.DATABASE_URL, socketDir, port: 5432, user: 'chorus', database: 'chorus' },
     jwt: {
       algorithms,

@@ -51,11 +51,12 @@ export function errorBody(code: string, message: string, details?: Record<string
 export function isDependencyError(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string } | undefined;
   if (!e) return false;
+  if (e.name === 'DeadlineExceeded') return true;
   const code = e.code ?? '';
   return (
     ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED',
       'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03', '53300'].includes(code) ||
     e.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN/.test(e.message ?? '')
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN/.test(e.message ?? '')
   );
 }

@@ -12,6 +12,8 @@ export function createRedis(config: Config, opts: { name: string; blocking?: boo
     // Commands wait while reconnecting rather than failing at once; callers see 503 after the retries.
     maxRetriesPerRequest: opts.blocking ? null : 3,
     enableAutoPipelining: !opts.blocking,
+    // A command never waits forever on a lost connection: callers answer 503 and retry instead.
+    ...(opts.blocking ? {} : { commandTimeout: config.redis.commandTimeoutMs }),
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)) + Math.floor(Math.random() * 100),
   };
   if (config.redis.clusterNodes?.length) {

@@ -20,6 +20,7 @@ import { PresenceService } from './presence/service.js';
 import { presenceRoutes } from './routes/presence.js';
 import { readStateRoutes } from './routes/read-state.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { notificationRoutes } from './routes/notifications.js';
 
 export interface Gateway {
   port: number;
@@ -48,7 +49,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const presence = new PresenceService(config, redis, hub, log);
   let accepting = true;
 
-  const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes });
+  const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes, timeoutMs: config.httpTimeoutMs });
   const ctx = { config, redis, sql, auth, log };
   systemRoutes(router, ctx);
   threadRoutes(router, ctx);
@@ -56,6 +57,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   presenceRoutes(router, ctx);
   readStateRoutes(router, ctx);
   attachmentRoutes(router, ctx, app);
+  notificationRoutes(router, ctx);
   registerWs({ uws, app, config, auth, hub, typing, presence, redis, log, accepting: () => accepting });
   router.fallback();
 

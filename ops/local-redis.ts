@@ -89,7 +89,7 @@ export function tail(file: string, lines = 20): string {
 /** Does the Redis on this config's socket answer PING within timeoutMs? */
 export async function redisAnswers(config: Config, timeoutMs = 1000): Promise<boolean> {
   if (!fs.existsSync(config.redis.socketPath)) return false;
-  const r = createRedis({ ...config, redis: { socketPath: config.redis.socketPath } }, { name: 'chorus-ops-probe' });
+  const r = createRedis({ ...config, redis: { ...config.redis, url: undefined, clusterNodes: undefined, socketPath: config.redis.socketPath } }, { name: 'chorus-ops-probe' });
   // Connection errors are the answer here ("no"), not a failure to report.
   r.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;
@@ -108,7 +108,7 @@ export async function redisAnswers(config: Config, timeoutMs = 1000): Promise<bo
 
 /** An adopted Redis must already listen where the caller was promised it would. */
 async function assertTcpPort(config: Config, tcpPort: number): Promise<void> {
-  const r = createRedis({ ...config, redis: { socketPath: config.redis.socketPath } }, { name: 'chorus-ops-probe' });
+  const r = createRedis({ ...config, redis: { ...config.redis, url: undefined, clusterNodes: undefined, socketPath: config.redis.socketPath } }, { name: 'chorus-ops-probe' });
   try {
     const [, port] = (await r.config('GET', 'port')) as [string, string];
     if (Number(port) !== tcpPort) {

@@ -51,6 +51,8 @@ export interface RouterDeps {
   auth: Authenticator;
   log: Logger;
   maxBodyBytes: number;
+  /** Deadline of one request (config.httpTimeoutMs). */
+  timeoutMs: number;
 }
 
 /** A malformed %-escape stays as it is (and then fails the id check with a 400), never throws. */
@@ -160,7 +162,21 @@ export class Router {
 
   private async run(req: Request, o: RouteOptions, handler: Handler): Promise<Result> {
     if (o.auth !== false) req.principal = await this.deps.auth.verify(bearer(req.headers.authorization));
-    return handler(req);
+    // A request never hangs: past the deadline it is answered 503 (a write may still land; clients
+    // retry with the same clientMessageId and get the first message back).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`request exceeded ${this.deps.timeoutMs} ms`);
+        err.name = 'DeadlineExceeded';
+        reject(err);
+      }, this.deps.timeoutMs);
+    });
+    try {
+      return await Promise.race([handler(req), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private errorResult(err: unknown, req: Request, o: RouteOptions): Result {

@@ -29,7 +29,7 @@ before(async () => {
   // The burst is larger than a user's default send bucket: this test is about durability, not limits.
   cfg = {
     ...config,
-    redis: { url: own.redis.socketPath, socketPath: own.redis.socketPath },
+    redis: { ...config.redis, url: own.redis.socketPath, socketPath: own.redis.socketPath },
     rateLimits: { ...config.rateLimits, messageUser: { rate: 0, burst: 1 } },
   };
   gw = await startTestGateway(cfg);

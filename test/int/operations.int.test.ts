@@ -18,7 +18,7 @@ before(async () => {
   await migrateDb(config);
   const own = testConfig({ CHORUS_DATA_DIR: tmpDir });
   redisServer = await startLocalRedis(own, log);
-  gw = await startTestGateway({ ...config, redis: { url: own.redis.socketPath, socketPath: own.redis.socketPath } });
+  gw = await startTestGateway({ ...config, redis: { ...config.redis, url: own.redis.socketPath, socketPath: own.redis.socketPath } });
   gwNoPg = await startTestGateway({ ...config, database: { ...config.database, url: 'postgres://chorus@localhost/chorus?host=/nonexistent-socket-dir' } });
 });
 
