@@ -21,7 +21,7 @@ npx tsc -p tsconfig.json || failed+=(typecheck)
 while IFS= read -r f; do
   src="${f#dist/}"
   [ -f "${src%.js}.ts" ] || rm -f "$f" "$f.map"
-done < <(find dist/test -name '*.test.js' 2>/dev/null)
+done < <(find dist/test dist/benchmarks/test -name '*.test.js' 2>/dev/null)
 
 phase "system packages"
 node dist/ops/install.js
@@ -50,7 +50,7 @@ trap services_down EXIT
 trap 'exit 130' INT TERM
 node dist/ops/cli.js services up
 
-mapfile -t tests < <(find dist/test -name '*.test.js' | sort)
+mapfile -t tests < <(find dist/test dist/benchmarks/test -name '*.test.js' | sort)
 phase "tests (${#tests[@]} files)"
 rc=0
 if [ "${#tests[@]}" -gt 0 ]; then
