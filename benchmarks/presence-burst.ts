@@ -49,7 +49,7 @@ const auth = await createAuthenticator(config);
 const redis = createRedis(config, { name: 'bench-presence' });
 const run = `pb${Date.now().toString(36)}`;
 const lat: number[] = [];
-const counts = { batches: 0, updates: 0, summaries: 0, errors: 0, connectFail: 0, closes: 0, transitions: 0 };
+const counts = { batches: 0, updates: 0, summaries: 0, errors: 0, connectFail: 0, closedBeforeHello: 0, closes: 0, transitions: 0 };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -142,7 +142,14 @@ function connect(c: Client): Promise<void> {
       else if (f.type === 'error') counts.errors++;
     });
     ws.on('error', () => { counts.connectFail++; resolve(); });
-    ws.on('close', () => { counts.closes++; });
+    ws.on('close', (code) => {
+      counts.closes++;
+      if (!c.liveAt) {
+        counts.closedBeforeHello++;
+        out(`closed before hello: ${c.tenant}/${c.userId} code ${code}`);
+        resolve();
+      }
+    });
   });
 }
 
@@ -219,7 +226,8 @@ try {
     await Promise.all(clients.slice(i, i + P.connectRate / 10).map(connect));
     await sleep(Math.max(0, t0 + ((i + P.connectRate / 10) / P.connectRate) * 1000 - Date.now()));
   }
-  out(`connected ${clients.length - counts.connectFail}/${clients.length} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  out(`connected ${clients.filter((c) => c.liveAt).length}/${clients.length} in ${((Date.now() - t0) / 1000).toFixed(1)} s ` +
+    `(${counts.connectFail} failed, ${counts.closedBeforeHello} closed before hello)`);
   const heartbeats = setInterval(() => {
     for (const c of clients) if (c.ws?.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify({ type: 'presence.heartbeat', data: { status: STEPS[(c.step + 3) % 4] } }));
   }, config.gateway.heartbeatIntervalMs);

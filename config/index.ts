@@ -269,7 +269,7 @@ export interface Config {
     tickMs: number;
     /** Jobs read per batch and sent in parallel per consumer. */
     concurrency: number;
-    /** A provider call taking longer fails (transient); the in-flight lease lasts this plus 10 s. */
+    /** A provider call taking longer fails (transient); the in-flight lease lasts 1.5 × this + 1 s. */
     sendTimeoutMs: number;
     /** Acknowledged jobs are trimmed from the channel queues after this long. */
     streamRetentionMs: number;

@@ -28,7 +28,7 @@ export interface SyncOptions {
 export interface SyncSnapshot {
   seq: string;
   inbox: InboxPage;
-  /** Presence arrives with the presence issue; until then always empty. */
+  /** Filled by the route (gateway/routes/read-state.ts) from the presence store: not stream state. */
   presence: unknown[];
 }
 

@@ -1,7 +1,8 @@
 // The backstop's state machine: a gateway whose presence queue (updates received but not yet
-// written) passes `threshold` enters summary mode; it leaves once the queue is below `recovery`
-// and it has stayed at least `minDwellMs` (so that every affected subscriber got a summary and the
-// mode cannot flap on every tick). Pure: the fanout feeds it depths and acts on the transitions.
+// written) passes `threshold` enters summary mode; it leaves once every sample of the queue has
+// stayed below `recovery` for `minDwellMs` (so that every affected subscriber got a summary, and a
+// sustained burst, whose backlog dips between waves, keeps the mode instead of flapping in and out).
+// Pure: the fanout feeds it depths and acts on the transitions.
 import { countStatuses, type Counts, type PresenceUpdate, type Status } from './status.js';
 
 export interface SummaryThresholds {
@@ -15,16 +16,20 @@ export type ModeChange = 'enter' | 'exit' | null;
 export class SummaryMode {
   active = false;
   since = 0;
+  /** Last sample at or above the recovery watermark. */
+  private busyAt = 0;
 
   constructor(private readonly t: SummaryThresholds) {}
 
   check(depth: number, now: number): ModeChange {
-    if (!this.active && depth > this.t.threshold) {
+    if (!this.active) {
+      if (depth <= this.t.threshold) return null;
       this.active = true;
-      this.since = now;
+      this.since = this.busyAt = now;
       return 'enter';
     }
-    if (this.active && depth < this.t.recovery && now - this.since >= this.t.minDwellMs) {
+    if (depth >= this.t.recovery) this.busyAt = now;
+    else if (now - this.busyAt >= this.t.minDwellMs) {
       this.active = false;
       return 'exit';
     }

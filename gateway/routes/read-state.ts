@@ -7,6 +7,11 @@ import { readInbox } from '../../projections/inbox.js';
 import { readSync } from '../../projections/sync.js';
 import { enforce } from '../../core/rate-limit.js';
 import { pathId } from './threads.js';
+import { keys } from '../../core/keys.js';
+import { presenceOf } from '../presence/store.js';
+
+/** At most this many users' presence in a sync answer (the rest arrives with presence.subscribe). */
+const SYNC_PRESENCE_MAX = 500;
 
 export function readStateRoutes(r: Router, ctx: RouteContext): void {
   r.post('/api/threads/:threadId/read', { name: 'read_mark', body: true }, async (req) => {
@@ -30,6 +35,15 @@ export function readStateRoutes(r: Router, ctx: RouteContext): void {
 
   r.get('/api/sync', { name: 'sync' }, async (req) => {
     const p = req.principal!;
-    return { status: 200, body: await readSync(ctx.sql, ctx.redis, p.tenantId, p.userId) };
+    const snap = await readSync(ctx.sql, ctx.redis, p.tenantId, p.userId);
+    // Presence is not in the stream (best-effort, no seq): it is the current state of the people
+    // the client is about to show — the participants of the threads on the first inbox page.
+    const threadIds = snap.inbox.threads.map((t) => t.threadId);
+    const members = threadIds.length
+      ? await Promise.all(threadIds.map((th) => ctx.redis.smembers(keys.threadMembers(p.tenantId, th))))
+      : [];
+    const userIds = [...new Set(members.flat())].filter((u) => u !== p.userId).slice(0, SYNC_PRESENCE_MAX);
+    const presence = userIds.length ? await presenceOf(ctx.redis, ctx.config, p.tenantId, userIds) : [];
+    return { status: 200, body: { ...snap, presence } };
   });
 }

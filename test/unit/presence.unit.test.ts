@@ -81,15 +81,18 @@ test('shard load: quantiles and the rebalance rule (p95 > 2 × p50, enough sampl
   assert.equal(shardLoad({}, 64).total, 0);
 });
 
-test('summary mode: enters above the threshold, leaves below recovery after the minimum dwell', () => {
+test('summary mode: enters above the threshold, leaves once below recovery for a whole interval', () => {
   const m = new SummaryMode({ threshold: 100, recovery: 10, minDwellMs: 1000 });
   assert.equal(m.check(100, 0), null, 'at the threshold: not yet');
   assert.equal(m.check(101, 0), 'enter');
   assert.equal(m.check(500, 100), null);
   assert.equal(m.check(5, 500), null, 'drained, but too soon');
-  assert.equal(m.check(50, 1500), null, 'between the watermarks: stays');
-  assert.equal(m.check(9, 1600), 'exit');
+  assert.equal(m.check(50, 1500), null, 'between the watermarks: stays, and the calm interval restarts');
+  assert.equal(m.check(9, 1600), null, 'a dip between waves of a burst does not end the mode');
+  assert.equal(m.check(9, 2499), null);
+  assert.equal(m.check(9, 2500), 'exit');
   assert.equal(m.active, false);
+  assert.equal(m.check(50, 2600), null, 'below the threshold: stays out');
   const known = new Map<string, PresenceUpdate>([
     ['a', { userId: 'a', status: 'online', version: 1, at: '' }],
     ['b', { userId: 'b', status: 'dnd', version: 1, at: '' }],
