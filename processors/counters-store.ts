@@ -8,7 +8,7 @@ import { metrics } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { planCounters, type CounterDelta } from './counters-reducer.js';
-import { asJson } from './read-model-sql.js';
+import { asJson, upsertMessageFacts } from './read-model-sql.js';
 import {
   emptyFacts, pairKey,
   type FactBatch, type MemberFact, type MessageFact, type ReadFact, type ThreadFact,
@@ -76,18 +76,7 @@ export async function loadCounterFacts(tx: Tx, t: CountersTables, tenantId: stri
 
 /** Writes facts; the SQL repeats the merge rules so that a row never moves backwards. */
 async function upsertFacts(tx: Tx, t: CountersTables, tenantId: string, up: ReturnType<typeof planCounters>['upsert']): Promise<void> {
-  if (up.messages.length) {
-    await tx`
-      insert into ${tx(t.messages)} as m (tenant_id, message_id, thread_id, seq_key, sender_id, created_at, preview, attachment_flag, body_key, deleted)
-      select ${tenantId}, r.message_id, r.thread_id, r.seq_key, r.sender_id, r.created_at, r.preview, r.attachment_flag, r.body_key, r.deleted
-      from jsonb_to_recordset(${asJson(tx, up.messages)}::jsonb) as r(message_id text, thread_id text, seq_key text, sender_id text,
-        created_at timestamptz, preview text, attachment_flag boolean, body_key text, deleted boolean)
-      on conflict (tenant_id, message_id) do update set
-        preview = case when excluded.body_key > m.body_key then excluded.preview else m.preview end,
-        attachment_flag = case when excluded.body_key > m.body_key then excluded.attachment_flag else m.attachment_flag end,
-        body_key = greatest(m.body_key, excluded.body_key),
-        deleted = m.deleted or excluded.deleted`;
-  }
+  await upsertMessageFacts(tx, t.messages, tenantId, up.messages);
   if (up.members.length) {
     await tx`
       insert into ${tx(t.members)} as m (tenant_id, thread_id, user_id, active, seq_key)

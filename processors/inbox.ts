@@ -9,7 +9,7 @@ import { EVENT } from '../core/events.js';
 import { timed } from '../core/metrics.js';
 import type { ProcessorDefinition } from './definition.js';
 import { inboxThreadsOf, planInbox } from './inbox-reducer.js';
-import { asJson, lockTenantShared, lockThreads } from './read-model-sql.js';
+import { asJson, lockTenantShared, lockThreads, upsertMessageFacts } from './read-model-sql.js';
 import { MESSAGE_EVENTS, foldFacts, type FactBatch, type MessageFact } from './read-model-facts.js';
 
 export interface InboxTables {
@@ -60,18 +60,7 @@ export async function syncProjection(tx: Tx, t: InboxTables, tenantId: string, t
 /** Applies a batch to the inbox state in `tx` (locks are the caller's). */
 export async function applyInbox(tx: Tx, t: InboxTables, tenantId: string, batch: FactBatch): Promise<void> {
   const plan = planInbox(batch, await loadInboxFacts(tx, t, tenantId, batch));
-  if (plan.messages.length) {
-    await tx`
-      insert into ${tx(t.messages)} as m (tenant_id, message_id, thread_id, seq_key, sender_id, created_at, preview, attachment_flag, body_key, deleted)
-      select ${tenantId}, r.message_id, r.thread_id, r.seq_key, r.sender_id, r.created_at, r.preview, r.attachment_flag, r.body_key, r.deleted
-      from jsonb_to_recordset(${asJson(tx, plan.messages)}::jsonb) as r(message_id text, thread_id text, seq_key text, sender_id text,
-        created_at timestamptz, preview text, attachment_flag boolean, body_key text, deleted boolean)
-      on conflict (tenant_id, message_id) do update set
-        preview = case when excluded.body_key > m.body_key then excluded.preview else m.preview end,
-        attachment_flag = case when excluded.body_key > m.body_key then excluded.attachment_flag else m.attachment_flag end,
-        body_key = greatest(m.body_key, excluded.body_key),
-        deleted = m.deleted or excluded.deleted`;
-  }
+  await upsertMessageFacts(tx, t.messages, tenantId, plan.messages);
   if (plan.threads.length) {
     // The earliest thread.created of a thread wins (there is one; a replayed copy changes nothing).
     await tx`

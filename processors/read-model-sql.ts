@@ -31,3 +31,21 @@ export async function lockThreads(tx: Tx, group: LockedGroup, tenantId: string, 
     select pg_advisory_xact_lock(k.key)
     from (select distinct hashtextextended(n, 0) as key from jsonb_array_elements_text(${names}::jsonb) as n order by 1 offset 0) as k`;
 }
+
+/**
+ * Upserts message facts into a group's own facts table (counters and inbox each keep one): content
+ * wins by body_key (the seq of the create or edit), a deletion is final.
+ */
+export async function upsertMessageFacts(tx: Tx, table: string, tenantId: string, rows: unknown[]): Promise<void> {
+  if (!rows.length) return;
+  await tx`
+    insert into ${tx(table)} as m (tenant_id, message_id, thread_id, seq_key, sender_id, created_at, preview, attachment_flag, body_key, deleted)
+    select ${tenantId}, r.message_id, r.thread_id, r.seq_key, r.sender_id, r.created_at, r.preview, r.attachment_flag, r.body_key, r.deleted
+    from jsonb_to_recordset(${asJson(tx, rows)}::jsonb) as r(message_id text, thread_id text, seq_key text, sender_id text,
+      created_at timestamptz, preview text, attachment_flag boolean, body_key text, deleted boolean)
+    on conflict (tenant_id, message_id) do update set
+      preview = case when excluded.body_key > m.body_key then excluded.preview else m.preview end,
+      attachment_flag = case when excluded.body_key > m.body_key then excluded.attachment_flag else m.attachment_flag end,
+      body_key = greatest(m.body_key, excluded.body_key),
+      deleted = m.deleted or excluded.deleted`;
+}

@@ -21,9 +21,11 @@ export function encodeCursor(p: KeysetPosition): string {
   return Buffer.from(JSON.stringify({ c: p.at, i: p.id })).toString('base64url');
 }
 
-/** Throws AppError('invalid_cursor') for anything encodeCursor could not have produced. */
-export function decodeCursor(cursor: unknown): KeysetPosition {
-  const invalid = () => new AppError('invalid_cursor', 'cursor is not valid');
+/**
+ * Decodes the opaque envelope every list cursor shares (canonical base64url of a JSON object) and
+ * returns its fields; `invalid` is thrown for anything an encoder here could not have produced.
+ */
+export function decodeCursorObject(cursor: unknown, invalid: () => Error): Record<string, unknown> {
   if (typeof cursor !== 'string' || cursor.length > MAX_CURSOR_LENGTH || !B64URL_RE.test(cursor)) throw invalid();
   const text = Buffer.from(cursor, 'base64url');
   // Canonical encodings only: a cursor that does not round-trip was not made here.
@@ -35,7 +37,13 @@ export function decodeCursor(cursor: unknown): KeysetPosition {
     throw invalid();
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid();
-  const o = v as Record<string, unknown>;
+  return v as Record<string, unknown>;
+}
+
+/** Throws AppError('invalid_cursor') for anything encodeCursor could not have produced. */
+export function decodeCursor(cursor: unknown): KeysetPosition {
+  const invalid = () => new AppError('invalid_cursor', 'cursor is not valid');
+  const o = decodeCursorObject(cursor, invalid);
   const { c, i } = o;
   if (Object.keys(o).length !== 2 || typeof c !== 'string' || !ISO_MS_RE.test(c) || !isId(i)) throw invalid();
   const t = new Date(c);

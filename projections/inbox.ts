@@ -8,7 +8,7 @@ import { withTenant, type Sql } from '../core/db.js';
 import { AppError } from '../core/errors.js';
 import { isId } from '../core/ids.js';
 import { timed } from '../core/metrics.js';
-import { pageLimit } from './cursor.js';
+import { decodeCursorObject, pageLimit } from './cursor.js';
 
 export interface InboxThread {
   threadId: string;
@@ -45,8 +45,6 @@ interface InboxPosition {
   threadId: string;
 }
 
-const MAX_CURSOR_LENGTH = 256;
-const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 const ACTIVITY_RE = /^(\d{15}-\d{19})?$/;
 
 export function encodeInboxCursor(p: InboxPosition): string {
@@ -56,17 +54,7 @@ export function encodeInboxCursor(p: InboxPosition): string {
 /** Throws AppError('invalid_cursor') for anything encodeInboxCursor could not have produced. */
 export function decodeInboxCursor(cursor: unknown): InboxPosition {
   const invalid = () => new AppError('invalid_cursor', 'cursor is not valid');
-  if (typeof cursor !== 'string' || cursor.length > MAX_CURSOR_LENGTH || !B64URL_RE.test(cursor)) throw invalid();
-  const text = Buffer.from(cursor, 'base64url');
-  if (text.toString('base64url') !== cursor) throw invalid();
-  let v: unknown;
-  try {
-    v = JSON.parse(text.toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalid();
-  const o = v as Record<string, unknown>;
+  const o = decodeCursorObject(cursor, invalid);
   if (Object.keys(o).length !== 2 || typeof o['k'] !== 'string' || !ACTIVITY_RE.test(o['k']) || !isId(o['i'])) throw invalid();
   return { key: o['k'], threadId: o['i'] };
 }

@@ -314,7 +314,7 @@ describe('websocket: read_receipt.updated and inbox.updated', () => {
 });
 
 describe('GET /api/sync', () => {
-  test('200 {"seq","inbox","presence":[]}: the state as of seq, and /ws?lastSeq=seq replays only what came after', async () => {
+  test('200 {"seq","inbox","presence":[…]}: the state as of seq, and /ws?lastSeq=seq replays only what came after', async () => {
     const t = tenant();
     const [alice, bob] = [await t.user('alice'), await t.user('bob')];
     const th = await alice.thread(['bob'], 'sync');
@@ -325,7 +325,8 @@ describe('GET /api/sync', () => {
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(Object.keys(r.body).sort(), ['inbox', 'presence', 'seq']);
     assert.ok(isSeq(r.body.seq));
-    assert.deepEqual(r.body.presence, []);
+    // Presence: the other participants of the inbox's threads (alice, not connected: offline).
+    assert.deepEqual(r.body.presence, [{ userId: 'alice', status: 'offline', version: 0, lastSeenAt: null }]);
     assert.ok(compareSeq(r.body.seq as Seq, sent.at(-1)!.seq as Seq) >= 0);
     assert.equal(r.body.inbox.nextCursor, null);
     assert.deepEqual(r.body.inbox.threads.map((x: { threadId: string; unreadCount: number; lastMessageId: string }) =>
