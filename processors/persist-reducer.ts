@@ -4,6 +4,9 @@
 // a batch at once or entry by entry, in any order, gives the same rows.
 import { EVENT, EVENT_VERSION, createdAtOf, type StreamEvent } from '../core/events.js';
 import { isSeq, seqSortKey, type Seq } from '../core/seq.js';
+import { InvalidEventError, fail, parsePayload, str, type Payload } from './event-payload.js';
+
+export { InvalidEventError };
 
 /** Column names are the table's: the rows travel to Postgres as one jsonb_to_recordset parameter. */
 export interface ArchiveRow {
@@ -61,24 +64,7 @@ export interface PersistOps {
   messages: MessageRow[];
 }
 
-/** An entry the processor can never apply: retrying will not help, it belongs in the dead letters. */
-export class InvalidEventError extends Error {
-  override readonly name = 'InvalidEventError';
-}
-
-type Payload = Record<string, unknown>;
-
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
-
-function fail(e: StreamEvent, why: string): never {
-  throw new InvalidEventError(`${e.type} ${e.seq}: ${why}`);
-}
-
-function str(e: StreamEvent, d: Payload, k: string, fallback?: string): string {
-  const v = d[k] ?? fallback;
-  if (typeof v !== 'string' || v === '') fail(e, `${k} must be a non-empty string`);
-  return v;
-}
 
 function optStr(e: StreamEvent, d: Payload, k: string): string | null {
   const v = d[k];
@@ -106,16 +92,6 @@ function creationSeq(e: StreamEvent, d: Payload): string {
   return v;
 }
 
-function parse(e: StreamEvent): Payload {
-  let d: unknown;
-  try {
-    d = JSON.parse(e.data);
-  } catch {
-    fail(e, 'payload is not JSON');
-  }
-  if (!d || typeof d !== 'object' || Array.isArray(d)) fail(e, 'payload is not an object');
-  return d as Payload;
-}
 
 /** Merges two versions of one message row exactly like the ON CONFLICT clause of persist.ts. */
 export function mergeMessage(row: MessageRow, next: MessageRow): MessageRow {
@@ -207,7 +183,7 @@ export function reducePersist(events: StreamEvent[]): PersistOps {
   const member = (row: ParticipantRow) => newest(participants, `${row.thread_id}\n${row.user_id}`, row);
 
   for (const e of events) {
-    const d = parse(e);
+    const d = parsePayload(e);
     const seqKey = seqSortKey(e.seq);
     archive.set(seqKey, {
       seq_key: seqKey, seq: e.seq, type: e.type, v: e.v, thread_id: e.threadId ?? null,

@@ -7,9 +7,9 @@
 // - a thread's creation is its thread.created entry.
 // Merging is commutative, associative and idempotent, so any batching, order or redelivery of the
 // same events folds to the same facts.
-import { EVENT, EVENT_VERSION, createdAtOf, type StreamEvent } from '../core/events.js';
+import { EVENT, createdAtOf, type StreamEvent } from '../core/events.js';
 import { isSeq, seqSortKey } from '../core/seq.js';
-import { InvalidEventError } from './persist-reducer.js';
+import { fail, parsePayload, str, type Payload } from './event-payload.js';
 
 /** The contract's cap on lastPreviewText, in characters (code points). */
 export const PREVIEW_CHARS = 200;
@@ -74,30 +74,6 @@ export function previewText(body: string): string {
     out += ch;
   }
   return out;
-}
-
-type Payload = Record<string, unknown>;
-
-function fail(e: StreamEvent, why: string): never {
-  throw new InvalidEventError(`${e.type} ${e.seq}: ${why}`);
-}
-
-function parse(e: StreamEvent): Payload {
-  let d: unknown;
-  try {
-    d = JSON.parse(e.data);
-  } catch {
-    fail(e, 'payload is not JSON');
-  }
-  if (!d || typeof d !== 'object' || Array.isArray(d)) fail(e, 'payload is not an object');
-  if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
-  return d as Payload;
-}
-
-function str(e: StreamEvent, d: Payload, k: string, fallback?: string): string {
-  const v = d[k] ?? fallback;
-  if (typeof v !== 'string' || v === '') fail(e, `${k} must be a non-empty string`);
-  return v;
 }
 
 function seqField(e: StreamEvent, d: Payload, k: string): string {
@@ -189,12 +165,12 @@ export function foldEvent(into: FactBatch, e: StreamEvent): void {
     case EVENT.messageCreated:
     case EVENT.messageUpdated:
     case EVENT.messageDeleted: {
-      const f = messageFact(e, parse(e));
+      const f = messageFact(e, parsePayload(e, { checkVersion: true }));
       put(into.messages, f.message_id, f, mergeMessage);
       return;
     }
     case EVENT.threadCreated: {
-      const d = parse(e);
+      const d = parsePayload(e, { checkVersion: true });
       const threadId = str(e, d, 'id', e.threadId);
       const title = d['title'];
       if (title !== undefined && title !== null && typeof title !== 'string') fail(e, 'title must be a string');
@@ -210,7 +186,7 @@ export function foldEvent(into: FactBatch, e: StreamEvent): void {
     }
     case EVENT.participantAdded:
     case EVENT.participantRemoved: {
-      const d = parse(e);
+      const d = parsePayload(e, { checkVersion: true });
       const threadId = str(e, d, 'threadId', e.threadId);
       const userId = str(e, d, 'userId', e.users?.[0]);
       put(into.members, pairKey(threadId, userId), {
@@ -219,7 +195,7 @@ export function foldEvent(into: FactBatch, e: StreamEvent): void {
       return;
     }
     case EVENT.readReceiptUpdated: {
-      const d = parse(e);
+      const d = parsePayload(e, { checkVersion: true });
       const threadId = str(e, d, 'threadId', e.threadId);
       const userId = str(e, d, 'userId', e.actor);
       put(into.reads, pairKey(threadId, userId), {

@@ -25,7 +25,8 @@ import {
 import { INBOX_REBUILD_TABLES, INBOX_TABLES, applyInbox } from './inbox.js';
 import { lockTenantExclusive, type LockedGroup } from './read-model-sql.js';
 import { MEMBERSHIP_EVENTS, MESSAGE_EVENTS, emptyFacts, foldEvent, type FactBatch } from './read-model-facts.js';
-import { InvalidEventError } from './persist-reducer.js';
+import { InvalidEventError } from './event-payload.js';
+import type { ArchiveRow as PersistArchiveRow } from './persist-reducer.js';
 
 export type RebuildKind = 'inbox' | 'counters';
 
@@ -115,16 +116,7 @@ export function seqBefore(s: Seq): Seq {
   return (ms > 0n ? `${ms - 1n}-${MAX_SUB}` : '0-0') as Seq;
 }
 
-interface ArchiveRow {
-  seq_key: string;
-  seq: string;
-  type: string;
-  v: number;
-  thread_id: string | null;
-  users: string[] | null;
-  actor: string | null;
-  data: unknown;
-}
+type ArchiveRow = PersistArchiveRow;
 
 function fromArchive(r: ArchiveRow): StreamEvent {
   return {
