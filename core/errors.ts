@@ -54,6 +54,9 @@ export function isDependencyError(err: unknown): boolean {
   if (e.name === 'DeadlineExceeded') return true;
   const code = e.code ?? '';
   return (
+    // Object storage too: a full or failing disk, an S3 outage (SDK error names) are not the request's fault.
+    ['EIO', 'ENOSPC', 'EMFILE', 'ENFILE', 'EAI_AGAIN'].includes(code) ||
+    ['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout', 'TimeoutError'].includes(e.name ?? '') ||
     ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED',
       'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03', '53300'].includes(code) ||
     e.name === 'MaxRetriesPerRequestError' ||

@@ -73,6 +73,11 @@ export const keys = {
   notifyDone: (t: string, deliveryKey: string, channel: string) => `chorus:{${t}}:notify:done:${deliveryKey}:${channel}`,
   /** Lease (SET NX PX) of the consumer currently sending one delivery. */
   notifyLease: (t: string, deliveryKey: string, channel: string) => `chorus:{${t}}:notify:lease:${deliveryKey}:${channel}`,
+  /**
+   * Tenants with notification work coming due on a channel (zset tenant -> earliest due ms: retries
+   * and digest windows): a hint, so the upkeep visits only those; a periodic full sweep backs it up.
+   */
+  notifyDue: (channel: string) => `chorus:notify:due:${channel}`,
   /** Circuit breaker of one notification provider, shared by every process (hash: state, fails, openUntil, probeUntil, since). */
   notifyBreaker: (provider: string) => `chorus:notify:breaker:${provider}`,
 } as const;

@@ -261,6 +261,16 @@ function parseInfo(raw: unknown[] | null): StreamInfo {
   };
 }
 
+/** Where the stream stands (last-generated-id also survives a stream trimmed to empty). */
+export async function streamInfo(r: RedisClient, tenantId: string): Promise<StreamInfo> {
+  try {
+    return parseInfo((await r.xinfo('STREAM', keys.events(tenantId))) as unknown[]);
+  } catch (err) {
+    if (/no such key/i.test((err as Error).message)) return parseInfo(null);
+    throw err;
+  }
+}
+
 /**
  * Atomically reads a user's thread set and the stream position it is consistent with: the
  * membership is exactly the one after the last entry at that position (MULTI on one slot).

@@ -42,7 +42,14 @@ export async function postMessage(
   traceId?: string,
 ): Promise<{ message: Message; duplicate: boolean }> {
   if (input.attachmentIds?.length) {
-    // Each must be ready (scanned, validated), of this tenant, and uploaded by the sender; else 400.
+    // Participation first (the script re-checks atomically): a refused post must not make the
+    // attachments readable in that thread. Then each must be ready and of this tenant; else 400.
+    const [exists, member] = await Promise.all([
+      r.exists(keys.thread(p.tenantId, input.threadId)),
+      r.sismember(keys.threadMembers(p.tenantId, input.threadId), p.userId),
+    ]);
+    if (!exists) throw new AppError('not_found', 'thread not found');
+    if (!member) throw new AppError('not_participant', 'not a participant of this thread');
     await checkAndRecordAttachable(r, p.tenantId, p.userId, input.threadId, input.attachmentIds);
   }
   await registerTenant(r, p.tenantId);

@@ -70,9 +70,6 @@ export async function getThread(r: RedisClient, p: Principal, threadId: string):
 export async function changeMembership(
   r: RedisClient, config: Config, p: Principal, threadId: string, userId: string, op: 'add' | 'remove', traceId?: string,
 ): Promise<Seq | null> {
-  if (op === 'add' && (await r.scard(keys.threadMembers(p.tenantId, threadId))) >= config.ingest.maxParticipants) {
-    throw new AppError('conflict', `a thread has at most ${config.ingest.maxParticipants} participants`);
-  }
   const type = op === 'add' ? EVENT.participantAdded : EVENT.participantRemoved;
   const data = op === 'add' ? { threadId, userId, addedBy: p.userId } : { threadId, userId, removedBy: p.userId };
   const fields = encodeEvent({ type, data, threadId, users: [userId], actor: p.userId, traceId });
@@ -80,11 +77,12 @@ export async function changeMembership(
     r, 'change-membership',
     [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId),
       keys.userThreads(p.tenantId, userId)],
-    [op, p.userId, userId, p.admin ? '1' : '0', threadId, fields.length, ...fields],
+    [op, p.userId, userId, p.admin ? '1' : '0', threadId, fields.length, ...fields, config.ingest.maxParticipants],
   );
   if (res === -1) throw new AppError('not_found', 'thread not found');
   if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
   if (res === -3) throw new AppError('forbidden', 'only the participant themself or an admin may remove a participant');
+  if (res === -5) throw new AppError('conflict', `a thread has at most ${config.ingest.maxParticipants} participants`);
   if (res === 0) return null;
   metrics.streamAppends.inc({ event_type: type });
   return res as Seq;

@@ -53,6 +53,8 @@ create table notification_deliveries (
 );
 -- provider callbacks and the feed's per-channel status address rows by notification
 create index notification_deliveries_notification on notification_deliveries (tenant_id, notification_id, channel);
+-- callbacks of a digest name its digest id
+create index notification_deliveries_digest on notification_deliveries (tenant_id, digest_id) where digest_id is not null;
 
 -- Statuses move forward only: an update applies when the new status ranks at least as high as the
 -- current one. failed ranks with retrying so a replayed dead letter may retry; a provider callback

@@ -14,12 +14,14 @@ import { runMigrations, startServices, stopServices } from './services.js';
 import { createSql } from '../core/db.js';
 import { knownTenants, reconcileTenant } from '../processors/reconcile.js';
 import { rebuildTenant } from '../processors/rebuild.js';
+import { isChannel, CHANNELS, groupOf } from '../workers/notify/channels.js';
+import { listNotifyDeadLetters, replayNotifyDeadLetter, showNotifyDeadLetter } from '../workers/notify/dlq.js';
 
 const USAGE = `usage: npm run chorus -- <command>
 
   token --tenant T --user U [--admin] [--ttl SECONDS]   print a dev token (dev auth only)
   migrate                                               apply pending migrations
-  services up [--redis-tcp-port N]                      start local Redis/Postgres/clamd for CHORUS_DATA_DIR and leave them running
+  services up [--redis-tcp-port N]                      start local Redis/Postgres/clamd/notification sinks for CHORUS_DATA_DIR and leave them running
   services down                                         stop them
   processor <group> [--consumers N]                     run one processor group in the foreground
   dlq list --tenant T --group G [--count N]             show dead letters of a consumer group
@@ -27,6 +29,9 @@ const USAGE = `usage: npm run chorus -- <command>
   reconcile [--tenant T]                                recompute unread counters, heal drifted rows (all tenants by default)
   rebuild inbox|counters --tenant T                     rebuild a read model from the event log while live; exit 1 if live ≠ rebuilt
   flag typing on|off                                    switch a runtime feature flag for every gateway (within 2 s)
+  notify-dlq list --tenant T --channel C [--count N]    dead notification jobs of a channel (inApp|email|push) with their reasons
+  notify-dlq show --tenant T --channel C --id ID        one dead notification job in full
+  notify-dlq replay --tenant T --channel C [--id ID]    put dead notification jobs back on their queue with fresh attempts (all, or one)
 `;
 
 class UsageError extends Error {}
@@ -83,6 +88,8 @@ async function services(config: Config, log: Logger, argv: string[]): Promise<vo
         redis: s.redis ? { pid: s.redis.pid, socket: s.redis.socketPath, tcpPort: s.redis.tcpPort, reused: s.redis.reused } : 'external',
         postgres: s.postgres ? { pid: s.postgres.pid, socketDir: s.postgres.socketDir, reused: s.postgres.reused } : 'external',
         clamd: s.clamd ? { pid: s.clamd.pid, socket: s.clamd.socketPath, testSignatures: s.clamd.testSignatures } : config.attachments.clamd.local ? 'not running' : 'external',
+        smtpSink: s.smtpSink ? { pid: s.smtpSink.pid, socket: s.smtpSink.socketPath, dir: s.smtpSink.dir } : config.notify.email.local ? 'not running' : 'external',
+        pushSink: s.pushSink ? { pid: s.pushSink.pid, socket: s.pushSink.socketPath, dir: s.pushSink.dir } : config.notify.push.local ? 'not running' : 'external',
         migrationsApplied: s.migrations,
       }),
     );
@@ -117,6 +124,8 @@ async function dlq(config: Config, argv: string[]): Promise<void> {
   });
   const tenant = needId(values.tenant, 'tenant');
   const group = needId(values.group, 'group');
+  // Channel jobs live on their own queues: replaying them onto the event stream would lose them.
+  if (CHANNELS.some((c) => groupOf(c) === group)) throw new UsageError(`${group} holds notification jobs: use notify-dlq --channel`);
   const r = createRedis(config, { name: 'chorus-cli' });
   try {
     if (positionals[0] === 'list') {
@@ -138,6 +147,51 @@ async function dlq(config: Config, argv: string[]): Promise<void> {
       if (values.id && !replayed) process.exitCode = 1;
     } else {
       throw new UsageError('dlq list|replay');
+    }
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Dead notification jobs: list, show one, replay (one or all) onto the channel queue. */
+async function notifyDlq(config: Config, argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, channel: { type: 'string' }, id: { type: 'string' }, count: { type: 'string' } },
+  });
+  const action = positionals[0];
+  if (action !== 'list' && action !== 'show' && action !== 'replay') throw new UsageError('notify-dlq list|show|replay');
+  const tenant = needId(values.tenant, 'tenant');
+  const channel = need(values.channel, 'channel');
+  if (!isChannel(channel)) throw new UsageError(`--channel must be one of ${CHANNELS.join(', ')}`);
+  const r = createRedis(config, { name: 'chorus-cli' });
+  try {
+    if (action === 'list') {
+      const entries = await listNotifyDeadLetters(r, tenant, channel, count(values.count, 'count', 100));
+      for (const e of entries) {
+        out(JSON.stringify({ id: e.id, at: e.at, reason: e.reason ?? { error: e.error }, attempts: e.deliveries, job: e.job && {
+          kind: e.job.kind, userId: e.job.userId, ...(e.job.kind === 'message' ? { notificationId: e.job.notificationId, messageId: e.job.messageId } : { digestId: e.job.digestId, items: e.job.items.length }),
+        } }));
+      }
+      if (!entries.length) process.stderr.write(`no dead notification jobs for tenant ${tenant}, channel ${channel}\n`);
+    } else if (action === 'show') {
+      const e = await showNotifyDeadLetter(r, tenant, channel, need(values.id, 'id'));
+      if (!e) {
+        process.stderr.write(`no dead notification job ${values.id} for tenant ${tenant}, channel ${channel}\n`);
+        process.exitCode = 1;
+      } else out(JSON.stringify(e, null, 2));
+    } else {
+      const ids = values.id ? [values.id] : (await listNotifyDeadLetters(r, tenant, channel, count(values.count, 'count', 10_000))).map((e) => e.id);
+      let replayed = 0;
+      for (const id of ids) {
+        const seq = await replayNotifyDeadLetter(r, tenant, channel, id);
+        if (seq) {
+          replayed++;
+          out(JSON.stringify({ deadLetter: id, replayedAs: seq }));
+        } else process.stderr.write(`no replayable dead notification job ${id} for tenant ${tenant}, channel ${channel}\n`);
+      }
+      if (values.id && !replayed) process.exitCode = 1;
     }
   } finally {
     r.disconnect();
@@ -217,6 +271,8 @@ async function main(): Promise<void> {
       return processor(rest);
     case 'dlq':
       return dlq(config, rest);
+    case 'notify-dlq':
+      return notifyDlq(config, rest);
     case 'reconcile':
       return reconcile(config, log, rest);
     case 'rebuild':

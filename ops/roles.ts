@@ -25,4 +25,6 @@ export const ROLES: readonly RoleSpec[] = [
   { name: 'processors', script: 'processors/main.js', args: ['persist,counters,inbox,receipts', '--consumers', '1'], copies: () => 1, env: metricsPort(1) },
   // The attachment stages do CPU work in piscina pools: their own process.
   { name: 'attachments', script: 'processors/main.js', args: ['attachment-scan,attachment-validate,attachment-thumbnail', '--consumers', '1'], copies: () => 1, env: metricsPort(2) },
+  // Notifications: intents plus one group per channel, each over its own queue (a slow provider delays only its channel).
+  { name: 'notifications', script: 'processors/main.js', args: ['notify-intents,notify-inapp,notify-email,notify-push', '--consumers', '1'], copies: () => 1, env: metricsPort(3) },
 ];

@@ -10,6 +10,9 @@ import { migrate } from '../core/migrate.js';
 import { startLocalRedis, stopLocalRedis, type LocalRedis } from './local-redis.js';
 import { startLocalPostgres, stopLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalClamd, stopLocalClamd, type LocalClamd } from './local-clamd.js';
+import { startLocalSmtpSink, stopLocalSmtpSink } from './local-smtp-sink.js';
+import { startLocalPushSink, stopLocalPushSink } from './local-push-sink.js';
+import type { LocalSink } from './notify-sinks.js';
 
 export interface ServicesOptions {
   /** Also expose the local Redis on 127.0.0.1:<port> (benchmarks). */
@@ -24,6 +27,9 @@ export interface Services {
   postgres?: LocalPostgres;
   /** The local clamd, unless CHORUS_CLAMD_SOCKET names another or it failed to start (optional). */
   clamd?: LocalClamd;
+  /** The local notification sinks (SMTP, push webhook), unless CHORUS_SMTP_URL / CHORUS_PUSH_GATEWAY_URL name real providers. */
+  smtpSink?: LocalSink;
+  pushSink?: LocalSink;
   /** Migrations applied by this start (empty when the schema was current). */
   migrations: string[];
   /** Stops the local services (also adopted ones: they belong to this data dir). */
@@ -71,11 +77,15 @@ export async function startServices(config: Config, log: Logger, opts: ServicesO
   let redis: LocalRedis | undefined;
   let pg: LocalPostgres | undefined;
   let clamd: LocalClamd | undefined;
+  let smtpSink: LocalSink | undefined;
+  let pushSink: LocalSink | undefined;
   const stopAll = async () => {
     await stopEach(log, [
       ['redis', async () => redis?.stop()],
       ['postgres', async () => pg?.stop()],
       ['clamd', async () => clamd?.stop()],
+      ['smtp-sink', async () => smtpSink?.stop()],
+      ['push-sink', async () => pushSink?.stop()],
     ]);
     if (redis || pg) removeOutsideSocketDir(config, log);
   };
@@ -93,7 +103,14 @@ export async function startServices(config: Config, log: Logger, opts: ServicesO
         return undefined;
       });
     }
-    return { redis, postgres: pg, clamd, migrations, stopAll };
+    // Optional like clamd: without a sink, notifications of that channel retry until one answers.
+    const sinkFailed = (name: string) => (err: Error) => {
+      log.error({ err: err.message, sink: name }, 'notification sink did not start: that channel retries until it answers');
+      return undefined;
+    };
+    if (config.notify.email.local) smtpSink = await startLocalSmtpSink(config, log).catch(sinkFailed('smtp-sink'));
+    if (config.notify.push.local) pushSink = await startLocalPushSink(config, log).catch(sinkFailed('push-sink'));
+    return { redis, postgres: pg, clamd, smtpSink, pushSink, migrations, stopAll };
   } catch (err) {
     // Leave nothing half-started behind that this call started itself.
     if (redis && !redis.reused) await redis.stop();
@@ -103,9 +120,13 @@ export async function startServices(config: Config, log: Logger, opts: ServicesO
 }
 
 /** Stops whatever local services run for config.dataDir (`chorus services down`). */
-export async function stopServices(config: Config, log: Logger): Promise<{ redis: boolean; postgres: boolean; clamd: boolean }> {
-  const out = { redis: false, postgres: false, clamd: false };
+export async function stopServices(
+  config: Config, log: Logger,
+): Promise<{ redis: boolean; postgres: boolean; clamd: boolean; smtpSink: boolean; pushSink: boolean }> {
+  const out = { redis: false, postgres: false, clamd: false, smtpSink: false, pushSink: false };
   await stopEach(log, [
+    ['smtp-sink', async () => (out.smtpSink = config.notify.email.local && (await stopLocalSmtpSink(config, log)))],
+    ['push-sink', async () => (out.pushSink = config.notify.push.local && (await stopLocalPushSink(config, log)))],
     ['redis', async () => (out.redis = usesLocalRedis(config) && (await stopLocalRedis(config, log)))],
     ['postgres', async () => (out.postgres = usesLocalPostgres(config) && (await stopLocalPostgres(config, log)))],
     ['clamd', async () => (out.clamd = config.attachments.clamd.local && (await stopLocalClamd(config, log)))],

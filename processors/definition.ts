@@ -19,9 +19,9 @@ export interface ProcessorContext {
   config?: Config;
 }
 
-/** What a definition's periodic upkeep gets: one tenant, the shared clients, the configuration. */
+/** What a definition's periodic upkeep gets: the tenants served, the shared clients, the configuration. */
 export interface PeriodicContext {
-  tenantId: string;
+  tenants: string[];
   sql: Sql;
   redis: RedisClient;
   log: Logger;
@@ -50,8 +50,8 @@ export interface ProcessorDefinition {
   /** Entries per read (default CHORUS_PROCESSOR_BATCH): smaller for handlers that wait on slow providers. */
   batch?: (config: Config) => number;
   /**
-   * Per-tenant upkeep every consumer runs every `intervalMs` (e.g. moving due retries back onto the
-   * stream). Must be safe to run concurrently from several consumers (atomic scripts).
+   * Upkeep every consumer runs every `intervalMs` over the tenants it serves (e.g. moving due retries
+   * back onto the stream). Must be safe to run concurrently from several consumers (atomic scripts).
    */
   periodic?: { intervalMs: (config: Config) => number; run: (ctx: PeriodicContext) => Promise<void> };
 }

@@ -7,6 +7,8 @@ import { receipts } from './receipts.js';
 import { attachmentScan } from './attachment-scan.js';
 import { attachmentValidate } from './attachment-validate.js';
 import { attachmentThumbnail } from './attachment-thumbnail.js';
+import { notifyIntents } from './notify-intents.js';
+import { notifyInApp, notifyEmail, notifyPush } from './notify-channels.js';
 
 export const registry: Readonly<Record<string, ProcessorDefinition>> = {
   [persist.name]: persist,
@@ -16,6 +18,10 @@ export const registry: Readonly<Record<string, ProcessorDefinition>> = {
   [attachmentScan.name]: attachmentScan,
   [attachmentValidate.name]: attachmentValidate,
   [attachmentThumbnail.name]: attachmentThumbnail,
+  [notifyIntents.name]: notifyIntents,
+  [notifyInApp.name]: notifyInApp,
+  [notifyEmail.name]: notifyEmail,
+  [notifyPush.name]: notifyPush,
 };
 
 export function findProcessor(group: string): ProcessorDefinition | undefined {

@@ -206,7 +206,7 @@ export class Runner {
     this.log.warn({ tenant_id: tenantId }, 'consumer group was missing on its stream; recreated');
   }
 
-  /** Runs the definition's per-tenant upkeep every intervalMs; failures are logged and backed off. */
+  /** Runs the definition's upkeep every intervalMs; failures are logged and backed off. */
   private async runPeriodic(periodic: NonNullable<ProcessorDefinition['periodic']>): Promise<void> {
     const { config, sql, redis } = this.opts;
     const every = Math.max(10, periodic.intervalMs(config));
@@ -215,10 +215,7 @@ export class Runner {
       await sleep(attempt ? Math.max(every, backoffDelay(attempt)) : every, this.abort.signal);
       if (!this.running || Date.now() < this.gateUntil) continue;
       try {
-        for (const tenantId of this.opts.directory.tenants()) {
-          if (!this.running) break;
-          await periodic.run({ tenantId, sql, redis, config, log: this.log.child({ tenant_id: tenantId }) });
-        }
+        await periodic.run({ tenants: this.opts.directory.tenants(), sql, redis, config, log: this.log });
         attempt = 0;
       } catch (err) {
         attempt++;

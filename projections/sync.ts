@@ -12,7 +12,7 @@ import { AppError } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';
 import { compareSeq, type Seq } from '../core/seq.js';
-import { groupProgress, headSeq } from '../core/stream-commands.js';
+import { groupProgress, streamInfo } from '../core/stream-commands.js';
 import { sleep } from '../core/backoff.js';
 import { readInbox, type InboxPage } from './inbox.js';
 
@@ -59,7 +59,9 @@ export async function awaitGroups(r: RedisClient, tenantId: string, head: Seq, o
 }
 
 export async function readSync(sql: Sql, r: RedisClient, tenantId: string, userId: string, opts: SyncOptions = {}): Promise<SyncSnapshot> {
-  const head = await headSeq(r, tenantId);
+  // The last id ever generated, not the newest entry held: a stream trimmed to empty must still
+  // give a position the websocket accepts as a resume point (no resync loop).
+  const head = (await streamInfo(r, tenantId)).lastGeneratedId;
   // An empty stream has nothing to wait for (and no groups yet).
   if (compareSeq(head, '0-0' as Seq) > 0) await awaitGroups(r, tenantId, head, opts);
   const inbox = await readInbox(sql, tenantId, userId);

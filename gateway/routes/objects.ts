@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { RouteContext } from './context.js';
-import { errorBody } from '../../core/errors.js';
+import { errorBody, isDependencyError } from '../../core/errors.js';
 import { metrics } from '../../core/metrics.js';
 import { verifyGrant } from '../../workers/storage/url-signing.js';
 import { contentDisposition, isObjectKey, keyPath, type ObjectKey } from '../../workers/storage/store.js';
@@ -34,17 +34,25 @@ function observe(x: Exchange, status: number): void {
 }
 
 /** A JSON answer; `close` when the rest of a request body may still be on its way. */
-function answer(x: Exchange, status: number, body: string, close = false): void {
+function answer(x: Exchange, status: number, body: string, close = false, headers: Record<string, string> = {}): void {
   if (x.aborted || x.done) return;
   x.done = true;
   observe(x, status);
   x.res.cork(() => {
-    x.res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(body, close);
+    x.res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json');
+    for (const [k, v] of Object.entries(headers)) x.res.writeHeader(k, v);
+    x.res.end(body, close);
   });
 }
 
 function refuse(x: Exchange, status: number, code: Parameters<typeof errorBody>[0], message: string, close = false): void {
   answer(x, status, errorBody(code, message), close);
+}
+
+/** A storage failure: 503 with Retry-After when the store is unavailable (disk, S3), else 500. */
+function storageFailed(x: Exchange, err: unknown, message: string, close = false): void {
+  if (isDependencyError(err)) answer(x, 503, errorBody('dependency_unavailable', `${message}: storage unavailable, retry later`), close, { 'retry-after': '1' });
+  else refuse(x, 500, 'internal', message, close);
 }
 
 function begin(res: HttpResponse, req: HttpRequest, route: string, method: string): { x: Exchange; key: Partial<ObjectKey>; query: URLSearchParams } {
@@ -99,7 +107,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
         if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already');
         else {
           log.error({ err, key: keyPath(objKey) }, 'upload failed');
-          refuse(x, 500, 'internal', 'upload failed');
+          storageFailed(x, err, 'upload failed');
         }
       }
     };
@@ -142,7 +150,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already', true);
       else {
         log.error({ err, key: keyPath(objKey) }, 'cannot store an upload');
-        refuse(x, 500, 'internal', 'cannot store the upload', true);
+        storageFailed(x, err, 'cannot store the upload', true);
       }
     });
   });
@@ -181,7 +189,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       if (err.code === 'ENOENT') refuse(x, 404, 'not_found', 'no such object');
       else {
         log.error({ err, key: keyPath(key as ObjectKey) }, 'cannot serve an object');
-        refuse(x, 500, 'internal', 'cannot read the object');
+        storageFailed(x, err, 'cannot read the object');
       }
     });
   });
@@ -206,7 +214,7 @@ function streamFile(x: Exchange, stream: fs.ReadStream, size: number, headers: [
   };
   stream.on('error', (err) => {
     stream.destroy();
-    if (!headersSent) refuse(x, 500, 'internal', `cannot read the object: ${err.message}`);
+    if (!headersSent) storageFailed(x, err, 'cannot read the object');
     else if (!x.aborted && !x.done) {
       x.done = true;
       res.cork(() => res.close());

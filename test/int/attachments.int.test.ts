@@ -357,7 +357,7 @@ test('create and complete validate: type allow-list, size limit, names, hashes, 
   assert.equal((await waitForStatus(alice, id, settled)).status, 'ready');
 });
 
-test('readers: the uploader, then participants of threads it was posted to; messages take only the sender\'s ready attachments', async () => {
+test('readers: the uploader, then participants of threads it was posted to; messages take ready attachments of the same tenant only', async () => {
   const { alice, bob, carol } = await tenant();
   const stranger = (await tenant('att4')).alice;
   const img = await png(90, 60, 17);
@@ -372,13 +372,16 @@ test('readers: the uploader, then participants of threads it was posted to; mess
   const th = await alice.thread(['bob']);
   assertError(await alice.post({ threadId: th.id, body: 'pending', attachmentIds: [pendingId] }), 400, 'invalid_request');
   assertError(await alice.post({ threadId: th.id, body: 'unknown', attachmentIds: ['att_unknown'] }), 400, 'invalid_request');
-  assertError(await bob.post({ threadId: th.id, body: 'not mine', attachmentIds: [id] }), 400, 'invalid_request');
-  assertError(await stranger.post({ threadId: th.id, body: 'x', attachmentIds: [id] }), 400, 'invalid_request');
+  // Another tenant's user cannot even see the thread (404 before any attachment check).
+  assertError(await stranger.post({ threadId: th.id, body: 'x', attachmentIds: [id] }), 404, 'not_found');
   const m = await alice.say(th.id, 'look', { attachmentIds: [id] });
   assert.deepEqual(m.attachmentIds, [id]);
 
   const seen = (await getAttachment(bob, id)).body.attachment;
   assert.equal(seen.status, 'ready');
+  // Contract: "each `ready` and of the same tenant" — any participant may share it on.
+  const shared = await bob.say(th.id, 'forwarding', { attachmentIds: [id] });
+  assert.deepEqual(shared.attachmentIds, [id]);
   assert.ok((await rawRequest('GET', seen.downloadUrl)).body.equals(img));
   assertError(await getAttachment(carol, id), 403, 'forbidden');
   assert.equal((await bob.removeParticipant(th.id, 'bob')).status, 204);

@@ -23,17 +23,18 @@ export async function settle(
 }
 
 /**
- * A message may reference an attachment that exists in the sender's tenant (the key carries it), is
- * ready, and was uploaded by the sender. Anything else is the contract's 400. The thread is then
- * recorded on each attachment, so that its participants may read it (before the message is written:
- * a post that fails after this only lets that thread's participants see the sender's own file).
+ * A message may reference an attachment that exists in the sender's tenant (the key carries it) and
+ * is ready (contract: "each `ready` and of the same tenant"). Anything else is the contract's 400.
+ * The thread is then recorded on each attachment, so that its participants may read it; callers
+ * check participation first. Attachment ids are unguessable (UUIDv7 with 74 random bits): within a
+ * tenant, an id works as a capability to share the file.
  */
 export async function checkAndRecordAttachable(r: RedisClient, tenantId: string, senderId: string, threadId: string, ids: string[]): Promise<void> {
-  const facts = await Promise.all(ids.map((id) => r.hmget(keys.attachment(tenantId, id), 'status', 'uploader')));
-  for (const [i, [status, uploader]] of facts.entries()) {
+  void senderId; // any member of the tenant may share a ready attachment whose id they were given
+  const facts = await Promise.all(ids.map((id) => r.hget(keys.attachment(tenantId, id), 'status')));
+  for (const [i, status] of facts.entries()) {
     const id = ids[i] as string;
     if (status !== 'ready') throw new AppError('invalid_request', `attachmentIds: attachment ${id} does not exist or is not ready`);
-    if (uploader !== senderId) throw new AppError('invalid_request', `attachmentIds: attachment ${id} was uploaded by another user`);
   }
   await Promise.all([...new Set(ids)].map((id) => r.sadd(keys.attachmentThreads(tenantId, id), threadId)));
 }

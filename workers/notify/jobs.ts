@@ -9,6 +9,17 @@ export interface DigestItem {
   threadId: string;
   /** The message's seq (read checks). */
   seq: string;
+  senderId: string;
+  /** The start of the message body (at most PREVIEW_CHARS characters). */
+  preview: string;
+}
+
+export const PREVIEW_CHARS = 140;
+
+/** The first `n` characters (code points) of a body, with an ellipsis when cut. */
+export function previewOf(body: string, n = PREVIEW_CHARS): string {
+  const chars = [...body];
+  return chars.length <= n ? body : `${chars.slice(0, n - 1).join('')}…`;
 }
 
 interface JobBase {
@@ -26,9 +37,7 @@ export interface MessageJob extends JobBase, DigestItem {
   urgent: boolean;
   mention: boolean;
   direct: boolean;
-  senderId: string;
   title: string | null;
-  preview: string;
 }
 
 /** One user's low-priority items of one digest window, sent together. */

@@ -15,6 +15,7 @@ const enqueueScript = luaScript('workers/notify/lua/enqueue.lua');
 const digestAddScript = luaScript('workers/notify/lua/digest-add.lua');
 const tickScript = luaScript('workers/notify/lua/tick.lua');
 const publishScript = luaScript('workers/notify/lua/publish-in-app.lua');
+const dueHintScript = luaScript('workers/notify/lua/due-hint.lua');
 
 /** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
 export const MARKER_TTL_MS = 7 * 24 * 3600_000;
@@ -35,11 +36,14 @@ export async function enqueueJob(r: RedisClient, tenantId: string, job: Job, kin
 export async function addToDigest(
   r: RedisClient, tenantId: string, channel: Channel, userId: string, item: DigestItem, windowMs: number,
 ): Promise<boolean> {
+  const closesAt = Date.now() + windowMs;
   const res = await digestAddScript.run(r,
     [keys.notifyEnqueued(tenantId, item.notificationId, channel, 'digest'), keys.notifyDigest(tenantId, channel),
       keys.notifyDigestDue(tenantId, channel)],
-    [MARKER_TTL_MS, userId, JSON.stringify(item), Date.now() + windowMs, DIGEST_MAX_ITEMS]);
-  return Number(res) === 1;
+    [MARKER_TTL_MS, userId, JSON.stringify(item), closesAt, DIGEST_MAX_ITEMS]);
+  if (Number(res) !== 1) return false;
+  await hintDue(r, tenantId, channel, closesAt);
+  return true;
 }
 
 /**
@@ -48,15 +52,42 @@ export async function addToDigest(
  */
 export async function scheduleJob(r: RedisClient, tenantId: string, job: Job, dueAt: number): Promise<void> {
   await r.zadd(keys.notifyDelayed(tenantId, job.channel), Math.round(dueAt), JSON.stringify(job));
+  await hintDue(r, tenantId, job.channel, dueAt);
 }
 
-/** Moves due jobs back onto the queue and closes due digests (one script per tenant and channel). */
-export async function tick(r: RedisClient, tenantId: string, channel: Channel, now = Date.now()): Promise<{ moved: number; closed: number }> {
-  const [moved, closed] = (await tickScript.run(r,
+/**
+ * Lowers (or sets) the tenant's hint in the channel's due index. A separate key (another slot on a
+ * Cluster), so not atomic with the write it follows: a hint lost to a crash in between is found by
+ * the upkeep's periodic full sweep.
+ */
+async function hintDue(r: RedisClient, tenantId: string, channel: Channel, dueAt: number): Promise<void> {
+  await r.zadd(keys.notifyDue(channel), 'LT', Math.round(dueAt), tenantId);
+}
+
+/** Tenants whose hint in the channel's due index is due, with the hint's score. */
+export async function dueTenants(r: RedisClient, channel: Channel, now: number, limit = 1000): Promise<Map<string, number>> {
+  const flat = await r.zrangebyscore(keys.notifyDue(channel), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+  const out = new Map<string, number>();
+  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] as string, Number(flat[i + 1]));
+  return out;
+}
+
+/**
+ * Moves due jobs back onto the queue and closes due digests (one script per tenant and channel),
+ * then moves the tenant's due hint to its next due time: compare-and-set against `hint` (the score
+ * the visit started from), or only lowering it when the visit came from the full sweep.
+ */
+export async function tick(
+  r: RedisClient, tenantId: string, channel: Channel, now = Date.now(), hint?: number,
+): Promise<{ moved: number; closed: number; next: number }> {
+  const [moved, closed, nextRaw] = (await tickScript.run(r,
     [keys.notifyDelayed(tenantId, channel), keys.notifyQueue(tenantId, channel), keys.notifyDigest(tenantId, channel),
       keys.notifyDigestDue(tenantId, channel)],
-    [now, TICK_LIMIT, EVENT.notificationJob, EVENT_VERSION, channel])) as [number, number];
-  return { moved: Number(moved), closed: Number(closed) };
+    [now, TICK_LIMIT, EVENT.notificationJob, EVENT_VERSION, channel])) as [number, number, string];
+  const next = Number(nextRaw);
+  if (hint !== undefined) await dueHintScript.run(r, [keys.notifyDue(channel)], [tenantId, hint, next]);
+  else if (next >= 0) await hintDue(r, tenantId, channel, next);
+  return { moved: Number(moved), closed: Number(closed), next };
 }
 
 /** The outcome of a delivery once final: `sent` (with the provider's id) or `dead`. */
@@ -93,11 +124,15 @@ export function outcomeKey(tenantId: string, job: Job): string {
   return keys.notifyDone(tenantId, deliveryKey(job), job.channel);
 }
 
-/** Takes the in-flight lease of a delivery; returns its token, or null while another consumer holds it. */
-export async function takeLease(r: RedisClient, tenantId: string, job: Job, ttlMs: number): Promise<string | null> {
+const TAKE_LEASE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end return redis.call('PTTL', KEYS[1])`;
+
+/** Takes the in-flight lease of a delivery: its token, or how long another consumer still holds it (ms). */
+export async function takeLease(
+  r: RedisClient, tenantId: string, job: Job, ttlMs: number,
+): Promise<{ token: string } | { heldForMs: number }> {
   const token = crypto.randomBytes(8).toString('hex');
-  const ok = await r.set(keys.notifyLease(tenantId, deliveryKey(job), job.channel), token, 'PX', ttlMs, 'NX');
-  return ok ? token : null;
+  const res = Number(await r.eval(TAKE_LEASE, 1, keys.notifyLease(tenantId, deliveryKey(job), job.channel), token, ttlMs));
+  return res === 0 ? { token } : { heldForMs: Math.max(1, res) };
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

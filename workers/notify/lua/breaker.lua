@@ -4,6 +4,7 @@
 -- closes the breaker, its failure opens it again.
 -- KEYS[1] breaker hash (keys.notifyBreaker)
 -- ARGV[1] 'allow' | 'success' | 'failure'  ARGV[2] threshold  ARGV[3] open ms  ARGV[4] probe lease ms
+-- ARGV[5] how long callers wait while a probe is out (ms)
 -- Returns {verdict, state, waitMs, troubleSinceMs, previousState}: verdict 'pass' | 'probe' | 'wait'
 -- (allow) or 'ok' (success/failure); troubleSince is when it last left closed (0 while closed).
 local t = redis.call('TIME')
@@ -21,7 +22,8 @@ local op = ARGV[1]
 if op == 'allow' then
   if state == 'closed' then return {'pass', state, 0, since, prev} end
   if state == 'open' and now < openUntil then return {'wait', state, openUntil - now, since, prev} end
-  if state == 'half_open' and now < probeUntil then return {'wait', state, probeUntil - now, since, prev} end
+  -- While a probe is out, look again soon: it usually answers long before its lease runs out.
+  if state == 'half_open' and now < probeUntil then return {'wait', state, math.min(probeUntil - now, tonumber(ARGV[5])), since, prev} end
   redis.call('HSET', KEYS[1], 'state', 'half_open', 'probeUntil', now + tonumber(ARGV[4]))
   return {'probe', 'half_open', 0, since, prev}
 elseif op == 'success' then

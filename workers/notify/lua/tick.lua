@@ -2,7 +2,7 @@
 -- the queue, and digests whose window closed become one digest job each.
 -- KEYS[1] delayed zset (keys.notifyDelayed)  KEYS[2] channel queue  KEYS[3] digest hash  KEYS[4] digest due zset
 -- ARGV[1] now (ms)  ARGV[2] max entries per kind  ARGV[3] entry type  ARGV[4] schema version  ARGV[5] channel
--- Returns {jobs moved, digests closed}.
+-- Returns {jobs moved, digests closed, when the next job or digest is due (ms; -1: none)}.
 local moved = 0
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, job in ipairs(due) do
@@ -26,4 +26,12 @@ for i = 1, #users, 2 do
     closed = closed + 1
   end
 end
-return {moved, closed}
+local next = -1
+for _, k in ipairs({KEYS[1], KEYS[4]}) do
+  local first = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local at = tonumber(first[2])
+    if next < 0 or at < next then next = at end
+  end
+end
+return {moved, closed, string.format('%d', next)}

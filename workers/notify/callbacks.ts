@@ -1,0 +1,75 @@
+// Provider status callbacks (POST /api/providers/:channel/callback): the raw body is signed with
+// HMAC-SHA256 under the provider's shared secret (header x-chorus-signature, hex, optionally
+// prefixed `sha256=`); a valid one moves delivery statuses forward (delivered, opened, bounced, failed).
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import { withTenant, type Sql } from '../../core/db.js';
+import { AppError } from '../../core/errors.js';
+import { ID_RE } from '../../core/ids.js';
+import { metrics, timed } from '../../core/metrics.js';
+import type { ProviderChannel } from './channels.js';
+
+export function sign(secret: string, body: Buffer | string): string {
+  return crypto.createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** Constant-time check of the signature header against the body. */
+export function verifySignature(secret: string | undefined, body: Buffer, header: string | undefined): boolean {
+  if (!secret || !header) return false;
+  const given = header.trim().replace(/^sha256=/i, '');
+  if (!/^[0-9a-f]{64}$/i.test(given)) return false;
+  return crypto.timingSafeEqual(Buffer.from(given.toLowerCase(), 'hex'), Buffer.from(sign(secret, body), 'hex'));
+}
+
+const Id = z.string().regex(ID_RE, 'must match ^[A-Za-z0-9_-]{1,64}$');
+const StatusEvent = z.object({
+  tenantId: Id,
+  /** The notification id (or digest id) the provider received with the message. */
+  notificationId: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a notification or digest id'),
+  status: z.enum(['delivered', 'opened', 'bounced', 'failed']),
+  providerMessageId: z.string().max(256).optional(),
+  reason: z.string().max(500).optional(),
+});
+export const CallbackBody = z.union([StatusEvent, z.object({ events: z.array(StatusEvent).min(1).max(100) })]);
+export type StatusEvent = z.infer<typeof StatusEvent>;
+
+export function parseCallback(raw: Buffer): StatusEvent[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new AppError('invalid_json', 'body is not valid JSON');
+  }
+  const r = CallbackBody.safeParse(body);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new AppError('invalid_request', `${first?.path.join('.') || '(body)'}: ${first?.message ?? 'invalid'}`);
+  }
+  return 'events' in r.data ? r.data.events : [r.data];
+}
+
+/** Applies status events, forward only; returns how many delivery rows moved. */
+export async function applyCallbacks(sql: Sql, channel: ProviderChannel, events: StatusEvent[]): Promise<number> {
+  const byTenant = new Map<string, StatusEvent[]>();
+  for (const e of events) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), e]);
+  let moved = 0;
+  for (const [tenantId, list] of byTenant) {
+    for (const e of list) {
+      const failed = e.status === 'bounced' || e.status === 'failed';
+      const res = await timed('notify_callback', () => withTenant(sql, tenantId, (tx) => tx`
+        update notification_deliveries set
+          status = ${e.status},
+          reason = case when ${failed} then ${`provider_${e.status}`} else reason end,
+          provider_message_id = coalesce(${e.providerMessageId ?? null}, provider_message_id),
+          last_error = case when ${failed} then ${e.reason ?? e.status} else last_error end,
+          updated_at = now()
+        where tenant_id = ${tenantId} and channel = ${channel}
+          and (notification_id = ${e.notificationId} or digest_id = ${e.notificationId})
+          and notify_status_rank(${e.status}) >= notify_status_rank(status)
+          and status not in ('suppressed', 'cancelled')`));
+      moved += res.count;
+      metrics.notifyCallbacks.inc({ channel, outcome: res.count ? 'applied' : 'unknown_or_stale' });
+    }
+  }
+  return moved;
+}
