@@ -7,11 +7,17 @@ import { runBench, DEFAULT_URL, RESULTS_DIR } from './coordinator/bench.js';
 import { isHttpScenario, runHttpScenario } from './http/run-http.js';
 import { isReady, spawnStack, type SpawnedStack } from './lib/stack.js';
 import { runCleanups } from './lib/cleanup.js';
+import { runPeerComparison } from './peers/compare.js';
+import { runImpairment } from './impairment/run-impairment.js';
 
 const USAGE = `usage: npm run bench -- <profile|http-scenario> [options]
 
   profiles (benchmarks/profiles/*.json): smoke, steady, steady-10x, burst, hot-tenant, reconnect-storm, max
   http scenarios (autocannon): http-send, http-timeline
+  peer                 Chorus (--spawn) then a Socket.IO peer, same profile (profiles/peer.json): Chorus/peer ratios
+                       [--clients N (default 2000; 10000 for the 10k run)] [--processes N (default 2)]
+  impairment           private Chorus with Redis behind a latency proxy and slow notification sinks
+                       [--delay-ms 20] [--jitter-ms 5] [--sink-delay-ms 5000]
 
   --url URL            Chorus to measure (default ${DEFAULT_URL}); start it first with \`npm start\`
   --spawn              start a private Chorus (node dist/ops/stack.js, free port, temp data dir) and stop it after
@@ -31,6 +37,8 @@ async function main(): Promise<number> {
       url: { type: 'string' }, spawn: { type: 'boolean' }, 'keep-data': { type: 'boolean' }, scale: { type: 'string' },
       baseline: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, pids: { type: 'string' },
       'tenant-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      clients: { type: 'string' }, processes: { type: 'string' },
+      'delay-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, 'sink-delay-ms': { type: 'string' },
     },
   });
   const name = positionals[0];
@@ -42,6 +50,29 @@ async function main(): Promise<number> {
   if (!(scale > 0)) throw new Error('--scale must be a positive number');
   const say = (l: string) => process.stderr.write(`${l}\n`);
   const outDir = values.out ?? RESULTS_DIR;
+
+  const workers = values.workers ? Number(values.workers) : undefined;
+  if (name === 'peer') {
+    const r = await runPeerComparison({
+      scale, outDir, workers, say, clients: Number(values.clients ?? 2000), processes: Number(values.processes ?? 2),
+    });
+    process.stdout.write(r.text);
+    say(`comparison: ${r.file}`);
+    return r.ok ? 0 : 1;
+  }
+  if (name === 'impairment') {
+    const r = await runImpairment({
+      scale, outDir, workers, say, baseline: values.baseline, delayMs: Number(values['delay-ms'] ?? 20),
+      jitterMs: Number(values['jitter-ms'] ?? 5), sinkDelayMs: Number(values['sink-delay-ms'] ?? 5000),
+    });
+    process.stdout.write(r.files.text);
+    say(`notification attempts seen by the sinks: ${JSON.stringify(r.attempts)}`);
+    say(`reports: ${r.files.json}, ${r.files.markdown}, ${r.files.html}`);
+    const breached = r.report.thresholds.filter((t) => !t.ok);
+    for (const t of breached) say(`  ${t.metric} ${t.expression}: observed ${t.observed ?? '–'}${t.note ? ` (${t.note})` : ''}`);
+    say(breached.length ? `FAIL: ${breached.length} threshold(s) breached` : 'PASS: every threshold held');
+    return breached.length ? 1 : 0;
+  }
 
   if (isHttpScenario(name)) {
     let stack: SpawnedStack | null = null;
@@ -63,7 +94,7 @@ async function main(): Promise<number> {
 
   const outcome = await runBench({
     profile: name, scale, url: values.url, outDir, baseline: values.baseline, spawn: values.spawn, keepData: values['keep-data'],
-    workers: values.workers ? Number(values.workers) : undefined,
+    workers,
     pids: values.pids ? values.pids.split(',').map(Number).filter((n) => n > 0) : undefined,
     tenantPrefix: values['tenant-prefix'], say,
   });

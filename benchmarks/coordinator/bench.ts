@@ -33,6 +33,16 @@ export interface BenchOptions {
   workers?: number;
   pids?: number[];
   tenantPrefix?: string;
+  /** Drive a peer (benchmarks/peers/) at `url` instead of Chorus (pass its `pids`). */
+  peer?: 'socketio';
+  /** With `spawn`: extra environment of the spawned stack (CHORUS_GATEWAYS, REDIS_URL…). */
+  spawnEnv?: Record<string, string>;
+  /** With `spawn`: called once the stack is ready (impairment: slow the notification sinks). */
+  onSpawned?: (stack: SpawnedStack) => void;
+  /** Also sample these (a proxy, an external Redis…) next to the discovered processes. */
+  extraTargets?: ProcTarget[];
+  /** Lines added to the report's notes. */
+  notes?: string[];
   /** Progress lines (default: stderr). */
   say?: (line: string) => void;
 }
@@ -58,12 +68,13 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
   const outDir = o.outDir ?? RESULTS_DIR;
   const startedAt = new Date();
   const loadavgStart = os.loadavg();
-  const notes: string[] = [];
+  const notes: string[] = [...(o.notes ?? [])];
 
   let stack: SpawnedStack | null = null;
   if (o.spawn) {
     say('spawning a private Chorus (node dist/ops/stack.js)…');
-    stack = await spawnStack({ logDir: outDir });
+    stack = await spawnStack({ logDir: outDir, env: o.spawnEnv, keepData: o.keepData });
+    o.onSpawned?.(stack);
     say(`Chorus up at ${stack.url} (data dir ${stack.dataDir}, log ${stack.logFile})`);
   }
   const url = (stack?.url ?? o.url ?? DEFAULT_URL).replace(/\/$/, '');
@@ -89,11 +100,11 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
     sampler = new ProcSampler(() => {
       const chorus = discoverChorus(port, o.pids).targets;
       const own: ProcTarget[] = [{ pid: process.pid, label: 'coordinator' }, ...generatorPids.map((pid) => ({ pid, label: 'generator' }))];
-      return [...chorus, ...own];
+      return [...chorus, ...(o.extraTargets ?? []), ...own];
     });
 
     const setupStart = Date.now();
-    pool.broadcast((i) => ({ type: 'init', workerIndex: i, workers, profile, url, runId, tenantPrefix, localAddress: `127.0.0.${i + 1}` }));
+    pool.broadcast((i) => ({ type: 'init', workerIndex: i, workers, profile, url, runId, tenantPrefix, localAddress: `127.0.0.${i + 1}`, peer: o.peer }));
     const created = await pool.gather('created', 600_000);
     const ids = new Array<string>(world.threads.length);
     for (const c of created) for (const [idx, id] of c.threads) ids[idx] = id;

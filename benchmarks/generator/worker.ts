@@ -2,15 +2,25 @@
 // address, its share of the open-loop message and presence traffic, and the per-client delivery
 // records. It follows the coordinator's commands (lib/ipc.ts) and reports every second.
 import type { FromWorker, InitMsg, StageMsg, ToWorker, WorkerResult } from '../lib/ipc.js';
-import { buildWorld, type World } from '../lib/world.js';
+import { buildWorld, type World, type WorldUser } from '../lib/world.js';
 import { HttpClient, devToken, mapLimit } from '../lib/http-client.js';
 import { hashSeed, seededRng, shuffle, type Rng } from '../lib/rng.js';
 import { nowUs, sleepMs } from '../lib/clock.js';
-import { BenchClient } from './client.js';
+import { BenchClient, type ClientContext } from './client.js';
 import { MessageSender } from './sender.js';
 import { OpenLoop } from './open-loop.js';
 import { WorkerStats } from './stats.js';
 import { reconcile, type LedgerClient } from './ledger.js';
+
+/** Builds one simulated user: Chorus's BenchClient, or a peer's client with the same public surface. */
+type ClientFactory = (user: WorldUser, tenant: string, ctx: ClientContext) => BenchClient;
+
+/** The peers the generator can drive instead of Chorus (benchmarks/peers/). */
+async function peerFactory(peer: InitMsg['peer']): Promise<ClientFactory | undefined> {
+  if (peer !== 'socketio') return undefined;
+  const { SocketIoClient } = await import('../peers/socketio/client.js');
+  return (u, t, ctx) => new SocketIoClient(u, t, ctx) as unknown as BenchClient;
+}
 
 const RAMP_TICK_MS = 20;
 const HEARTBEAT_TICK_MS = 250;
@@ -46,7 +56,7 @@ class Generator {
   private ticking = true;
   private warnings = 0;
 
-  constructor(private readonly init: InitMsg) {
+  constructor(private readonly init: InitMsg, makeClient: ClientFactory = (u, t, ctx) => new BenchClient(u, t, ctx)) {
     const p = init.profile;
     this.world = buildWorld(p.world, init.workers, init.tenantPrefix, p.name);
     this.rng = seededRng(hashSeed(`${p.name}:${init.workerIndex}`));
@@ -66,7 +76,7 @@ class Generator {
     for (const u of this.world.activation) {
       const user = this.world.users[u];
       if (!user || user.worker !== init.workerIndex) continue;
-      const c = new BenchClient(user, this.world.tenants[user.tenant] as string, ctx);
+      const c = makeClient(user, this.world.tenants[user.tenant] as string, ctx);
       this.order.push(c);
       this.byUser.set(u, c);
     }
@@ -233,7 +243,7 @@ let gen: Generator | null = null;
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init':
-      gen = new Generator(m);
+      gen = new Generator(m, await peerFactory(m.peer));
       await gen.setup();
       return;
     case 'threads': return gen?.setThreadIds(m.ids);

@@ -19,6 +19,8 @@ export interface InitMsg {
   runId: string;
   tenantPrefix: string;
   localAddress: string;
+  /** Drive a peer (benchmarks/peers/) instead of Chorus; absent: Chorus. */
+  peer?: 'socketio';
 }
 
 export interface StageMsg {

@@ -64,6 +64,7 @@ export function labelFor(cmd: string): string {
   if (cmd.includes('dist/gateway/main.js')) return 'gateway';
   if (cmd.includes('dist/processors/main.js')) return `processor:${cmd.split('dist/processors/main.js')[1]?.trim().split(' ')[0] ?? '?'}`;
   if (cmd.includes('dist/ops/stack.js')) return 'supervisor';
+  if (cmd.includes('peers/socketio/server.js')) return 'socketio';
   if (cmd.startsWith('redis-server') || cmd.includes('/redis-server')) return 'redis';
   if (cmd.startsWith('postgres') || cmd.includes('/postgres ')) return 'postgres';
   return path.basename(cmd.split(' ')[0] ?? `pid`);
