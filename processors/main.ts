@@ -13,10 +13,10 @@ import type { ProcessorDefinition } from './definition.js';
 import { startTrimmer } from './trimmer.js';
 import { serveMetrics } from '../core/metrics-server.js';
 
-const USAGE = 'usage: node dist/processors/main.js <group>[,<group>...] [--consumers N]';
+const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
 
 /** The processor and consumer count, or the reason the command line is unusable. */
-function parseCommandLine(): { definitions: ProcessorDefinition[]; consumers: number } | string {
+function parseCommandLine(): { definitions: { definition: ProcessorDefinition; consumers: number }[] } | string {
   let parsed;
   try {
     parsed = parseArgs({ allowPositionals: true, options: { consumers: { type: 'string', default: '1' } } });
@@ -26,13 +26,17 @@ function parseCommandLine(): { definitions: ProcessorDefinition[]; consumers: nu
   const consumers = Number(parsed.values.consumers);
   const [groups] = parsed.positionals;
   if (!groups || parsed.positionals.length > 1 || !Number.isInteger(consumers) || consumers < 1 || consumers > 64) return USAGE;
-  const definitions: ProcessorDefinition[] = [];
-  for (const group of new Set(groups.split(','))) {
+  // `group:N` gives one group its own consumer count (e.g. counters:3); others take --consumers.
+  const definitions: { definition: ProcessorDefinition; consumers: number }[] = [];
+  for (const item of new Set(groups.split(','))) {
+    const [group, n] = item.split(':') as [string, string | undefined];
+    const count = n === undefined ? consumers : Number(n);
+    if (!Number.isInteger(count) || count < 1 || count > 64) return USAGE;
     const definition = findProcessor(group);
     if (!definition) return `unknown processor group "${group}"; known: ${Object.keys(registry).join(', ')}`;
-    definitions.push(definition);
+    definitions.push({ definition, consumers: count });
   }
-  return { definitions, consumers };
+  return { definitions };
 }
 
 async function main(): Promise<void> {
@@ -48,8 +52,9 @@ async function main(): Promise<void> {
     createLogger({ role: 'processor', level: config.logLevel }).fatal(cmd);
     process.exit(2);
   }
-  const { definitions, consumers } = cmd;
-  const group = definitions.map((d) => d.name).join(',');
+  const { definitions } = cmd;
+  const group = definitions.map((d) => d.definition.name).join(',');
+  const consumers = definitions.reduce((n, d) => n + d.consumers, 0);
 
   const log = createLogger({ role: `processor:${group}`, level: config.logLevel });
   process.on('uncaughtException', (err) => {
@@ -61,7 +66,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const sql = createSql(config, { max: Math.max(4, consumers * 2 * definitions.length), app: `processor:${group}`.slice(0, 63) });
+  const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
   // A taken metrics port must not stop the processing: log it and run without the endpoint.
   const metricsServer = config.metricsPort
     ? serveMetrics(config.host, config.metricsPort, log).catch((err: unknown) => {
@@ -70,8 +75,8 @@ async function main(): Promise<void> {
     })
     : null;
   // Signals are handled from here on, also while startup waits for an unreachable Redis.
-  const started = Promise.all(definitions.map((definition) =>
-    startProcessorGroup({ definition, config, sql, log: log.child({ group: definition.name }), consumers }))).then((groups) => ({
+  const started = Promise.all(definitions.map(({ definition, consumers: n }) =>
+    startProcessorGroup({ definition, config, sql, log: log.child({ group: definition.name }), consumers: n }))).then((groups) => ({
     running: { stop: () => Promise.all(groups.map((g) => g.stop())) },
     trimmer: startTrimmer({ config, redis: groups[0]!.redis, directory: groups[0]!.directory, log }),
   }));
