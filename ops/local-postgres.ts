@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import { sleep } from '../core/backoff.js';
 import { isRoot, postgresBinDir, runCommand, type CommandResult } from './install.js';
-import { pidAlive, processCommand, readPidFile, tail, waitUntil } from './local-redis.js';
+import { killHard, pidAlive, processCommand, readPidFile, tail, waitUntil } from './local-redis.js';
 
 export interface LocalPostgres {
   readonly pid: number;
@@ -187,12 +187,7 @@ export async function startLocalPostgres(config: Config, log: Logger): Promise<L
     socketDir: p.socketDir,
     isAlive: () => pidAlive(pid),
     stop,
-    async kill9() {
-      if (!pidAlive(pid)) return;
-      process.kill(pid, 'SIGKILL');
-      await waitUntil(() => !pidAlive(pid), 5000);
-      log.warn({ postgresPid: pid }, 'postgres killed with SIGKILL');
-    },
+    kill9: () => killHard(pid, log, { postgresPid: pid }, 'postgres'),
     async restart() {
       await stop();
       reused = false;

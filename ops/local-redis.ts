@@ -51,6 +51,14 @@ export function pidAlive(pid: number | undefined): boolean {
   }
 }
 
+/** SIGKILL without any shutdown (crash tests), waiting until the process is gone. */
+export async function killHard(pid: number, log: Logger, fields: Record<string, unknown>, what: string): Promise<void> {
+  if (!pidAlive(pid)) return;
+  process.kill(pid, 'SIGKILL');
+  await waitUntil(() => !pidAlive(pid), 5000);
+  log.warn(fields, `${what} killed with SIGKILL`);
+}
+
 export function processCommand(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
@@ -227,12 +235,7 @@ export async function startLocalRedis(config: Config, log: Logger, opts: LocalRe
     tcpPort: opts.tcpPort,
     isAlive: () => pidAlive(pid),
     stop,
-    async kill9() {
-      if (!pidAlive(pid)) return;
-      process.kill(pid, 'SIGKILL');
-      await waitUntil(() => !pidAlive(pid), 5000);
-      log.warn({ redisPid: pid }, 'redis killed with SIGKILL');
-    },
+    kill9: () => killHard(pid, log, { redisPid: pid }, 'redis'),
     async restart() {
       await stop();
       reused = false;
