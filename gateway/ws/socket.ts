@@ -201,9 +201,14 @@ export function registerWs(d: WsDeps): void {
       onFrame(conn, text, bytes);
     },
 
-    close: (ws: WebSocket<SocketData>) => {
+    close: (ws: WebSocket<SocketData>, code: number, message: ArrayBuffer) => {
       const conn = ws.getUserData().conn;
       if (!conn) return;
+      if (conn.state === 'opening') {
+        // The client left (or the connection broke) before its hello went out: worth seeing.
+        log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, reason: utf8.decode(message).slice(0, 120) },
+          'connection closed before hello');
+      }
       conn.markClosed();
       d.hub.detach(conn);
       d.presence.disconnected(conn, !d.accepting());
