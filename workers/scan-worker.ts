@@ -5,8 +5,8 @@
 import crypto from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import NodeClam from 'clamscan';
-import { createStore, type StorageConfig } from './storage/index.js';
-import { ObjectMissingError, type ObjectKey, type ObjectStore } from './storage/store.js';
+import { openForTask, type StorageConfig } from './storage/index.js';
+import type { ObjectKey } from './storage/store.js';
 
 export interface ScanTask {
   key: ObjectKey;
@@ -26,14 +26,7 @@ export type ScanResult =
   /** clamd answered something that is no verdict. */
   | { outcome: 'error'; detail: string };
 
-let store: { spec: string; store: Promise<ObjectStore> } | undefined;
 let scanner: { spec: string; clam: Promise<NodeClam> } | undefined;
-
-function storeFor(c: StorageConfig): Promise<ObjectStore> {
-  const spec = JSON.stringify(c);
-  if (store?.spec !== spec) store = { spec, store: createStore(c) };
-  return store.store;
-}
 
 function scannerFor(socketPath: string, timeoutMs: number): Promise<NodeClam> {
   const spec = `${socketPath}|${timeoutMs}`;
@@ -66,14 +59,9 @@ class Hasher extends Transform {
 const OUTAGE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EACCES']);
 
 export default async function scan(task: ScanTask): Promise<ScanResult> {
-  const s = await storeFor(task.storage);
-  let input;
-  try {
-    input = await s.open(task.key);
-  } catch (err) {
-    if (err instanceof ObjectMissingError) return { outcome: 'missing', detail: err.message };
-    throw err;
-  }
+  const opened = await openForTask(task.storage, task.key);
+  if ('missing' in opened) return { outcome: 'missing', detail: opened.missing };
+  const { input } = opened;
   const hasher = new Hasher();
   input.on('error', (err) => hasher.destroy(err));
   input.pipe(hasher);

@@ -3,8 +3,8 @@
 // from the header alone (a decompression bomb is never decoded), one libvips thread per task, no
 // operation cache, and sequential reads. Animated inputs give their first frame.
 import sharp from 'sharp';
-import { createStore, type StorageConfig } from './storage/index.js';
-import { ObjectMissingError, type ObjectKey, type ObjectStore } from './storage/store.js';
+import { openForTask, type StorageConfig } from './storage/index.js';
+import type { ObjectKey } from './storage/store.js';
 
 sharp.concurrency(1);
 sharp.cache(false);
@@ -22,23 +22,11 @@ export type ThumbnailResult =
   | { outcome: 'ok'; webp: Uint8Array; width: number; height: number }
   | { outcome: 'too_large' | 'corrupt' | 'missing'; detail: string };
 
-let store: { spec: string; store: Promise<ObjectStore> } | undefined;
-
-function storeFor(c: StorageConfig): Promise<ObjectStore> {
-  const spec = JSON.stringify(c);
-  if (store?.spec !== spec) store = { spec, store: createStore(c) };
-  return store.store;
-}
 
 export default async function thumbnail(task: ThumbnailTask): Promise<ThumbnailResult> {
-  const s = await storeFor(task.storage);
-  let input;
-  try {
-    input = await s.open(task.key);
-  } catch (err) {
-    if (err instanceof ObjectMissingError) return { outcome: 'missing', detail: err.message };
-    throw err;
-  }
+  const opened = await openForTask(task.storage, task.key);
+  if ('missing' in opened) return { outcome: 'missing', detail: opened.missing };
+  const { input } = opened;
   const transform = sharp({
     limitInputPixels: task.maxPixels,
     // Truncated or damaged data is an error, not a half-grey picture.
