@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { config, migrateDb, startTestGateway, Tenant, createAuthenticator, waitFor, sleep, type TestGateway, type User } from '../support/api.js';
 import { ResumingClient } from '../support/resuming-client.js';
+import { seededRng } from '../../benchmarks/lib/rng.js';
 
 let gwA: TestGateway;
 let gwB: TestGateway;
@@ -23,21 +24,10 @@ after(async () => {
   await gwB?.close();
 });
 
-/** A small deterministic PRNG so a failing run can be replayed from its seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 for (const seed of [1, 2, 3]) {
   test(`random disconnects under traffic: each client gets exactly what it may see (seed ${seed})`, async () => {
-    const rnd = prng(seed);
+    const rnd = seededRng(seed); // deterministic: a failing run replays from its seed
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const auth = await createAuthenticator(config);
     const t = new Tenant(gwA.api, auth, `prop${seed}`);

@@ -158,17 +158,8 @@ export async function actualState(sql: Sql, tenantId: string): Promise<ReadModel
 // ---------------------------------------------------------------------------------------------
 // Random traffic through the HTTP API
 
-/** mulberry32: a seeded generator, so a failing run can be repeated (the seed is in the message). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the harness' seeded generator), so a failing run can be repeated (the seed is in the message). */
+export { seededRng as rng } from '../../benchmarks/lib/rng.js';
 
 interface ModelMessage { id: string; threadId: string; sender: string; deleted: boolean }
 
