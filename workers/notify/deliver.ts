@@ -8,12 +8,10 @@
 //   Message-ID / Idempotency-Key (the provider drops a repeat) → outcome marker set.
 import os from 'node:os';
 import type { Config } from '../../config/index.js';
-import type { Sql } from '../../core/db.js';
+import type { NotifyContext } from './context.js';
 import { backoffDelay } from '../../core/backoff.js';
 import { EVENT, createdAtOf, type StreamEvent } from '../../core/events.js';
-import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../core/metrics.js';
-import type { RedisClient } from '../../core/redis.js';
 import type { Seq } from '../../core/seq.js';
 import { deadLetter } from '../../core/stream-commands.js';
 import { Breaker } from './breaker.js';
@@ -42,14 +40,7 @@ export function leaseMsOf(sendTimeoutMs: number): number {
   return Math.round(sendTimeoutMs * 1.5) + 1000;
 }
 
-export interface DeliverContext {
-  tenantId: string;
-  events: StreamEvent[];
-  sql: Sql;
-  redis: RedisClient;
-  log: Logger;
-  config: Config;
-}
+export type DeliverContext = NotifyContext;
 
 interface Planned {
   e: StreamEvent;

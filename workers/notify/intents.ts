@@ -3,12 +3,9 @@
 // per channel: urgent ones (mentions, direct threads) and every in-app one onto the channel queues,
 // the others into the user's digest of each interruptive channel. message.deleted cancels what was
 // not delivered yet. Every decision, sent or not, is recorded (notification_deliveries).
-import type { Config } from '../../config/index.js';
-import type { Sql } from '../../core/db.js';
+import type { NotifyContext } from './context.js';
 import { EVENT, type StreamEvent } from '../../core/events.js';
-import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../core/metrics.js';
-import type { RedisClient } from '../../core/redis.js';
 import { CHANNELS, INTERRUPTIVE, type Channel } from './channels.js';
 import { decideChannel, decideMessage, isUrgent, type Decision } from './decide.js';
 import { loadFacts, threadInfo } from './facts.js';
@@ -51,14 +48,7 @@ function parseMessage(e: StreamEvent): MessageFacts {
   };
 }
 
-export interface IntentContext {
-  tenantId: string;
-  events: StreamEvent[];
-  sql: Sql;
-  redis: RedisClient;
-  log: Logger;
-  config: Config;
-}
+export type IntentContext = NotifyContext;
 
 export async function handleIntents(ctx: IntentContext): Promise<void> {
   const { tenantId, sql, redis, config } = ctx;
