@@ -33,6 +33,8 @@ const EnvSchema = z.object({
   JWT_ISSUER: z.string().default('chorus'),
   JWT_AUDIENCE: z.string().default('chorus'),
   JWT_CLOCK_TOLERANCE_S: int(5),
+  JWT_CACHE_SIZE: int(10000),
+  JWT_CACHE_TTL_S: int(60),
 
   // write path
   CHORUS_IDEMPOTENCY_TTL_S: int(24 * 3600),
@@ -168,6 +170,9 @@ export interface Config {
     issuer: string;
     audience: string;
     clockToleranceS: number;
+    /** Verified tokens remembered per process (0: verify every request) and for how long at most. */
+    cacheSize: number;
+    cacheTtlS: number;
   };
   ingest: { idempotencyTtlS: number; messageMetaTtlS: number; maxBodyBytes: number; maxParticipants: number };
   streams: { retentionMs: number; maxLen: number };
@@ -453,6 +458,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       clockToleranceS: e.JWT_CLOCK_TOLERANCE_S,
+      cacheSize: e.JWT_CACHE_SIZE,
+      cacheTtlS: e.JWT_CACHE_TTL_S,
     },
     ingest: {
       idempotencyTtlS: e.CHORUS_IDEMPOTENCY_TTL_S,

@@ -30,9 +30,25 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
   } else key = secret;
   if (!key) throw new Error('no JWT verification key configured (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)');
 
+  // Verified tokens, keyed by the whole token string: a client's next request with the same token
+  // skips the signature check (about a tenth of an inbox read's CPU). Entries never outlive the
+  // token's exp (plus tolerance) nor cacheTtlS; failures are never cached. Oldest-first eviction.
+  const cache = new Map<string, { principal: Principal; untilMs: number }>();
+  const remember = (token: string, principal: Principal, expS: number | undefined) => {
+    if (config.jwt.cacheSize <= 0) return;
+    const untilMs = Math.min(Date.now() + config.jwt.cacheTtlS * 1000, ((expS ?? 0) + clockToleranceS) * 1000);
+    if (cache.size >= config.jwt.cacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(token, { principal, untilMs });
+  };
+
   return {
     async verify(token) {
       if (!token) throw new AppError('unauthorized', 'missing bearer token');
+      const hit = cache.get(token);
+      if (hit) {
+        if (hit.untilMs > Date.now()) return hit.principal;
+        cache.delete(token);
+      }
       let payload: jose.JWTPayload;
       try {
         ({ payload } = await jose.jwtVerify(token, key as Key, {
@@ -51,7 +67,9 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
       if (!isId(tid)) throw new AppError('unauthorized', 'token has no valid tid claim');
       if (!isId(sub)) throw new AppError('unauthorized', 'token has no valid sub claim');
       const roles = payload['roles'];
-      return { tenantId: tid, userId: sub, admin: Array.isArray(roles) && roles.includes('admin') };
+      const principal = { tenantId: tid, userId: sub, admin: Array.isArray(roles) && roles.includes('admin') };
+      remember(token, principal, payload.exp);
+      return principal;
     },
     async sign(p) {
       if (!secret) throw new Error('dev tokens need an HS256 secret');

@@ -28,8 +28,11 @@ export function createSql(config: Config, opts: { max?: number; app?: string } =
 
 /** Runs `fn` in a transaction scoped to one tenant: RLS policies see only that tenant's rows. */
 export function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  // set_config is sent without waiting for its reply, so fn's first statement goes out in the same
+  // write (pipelined on the transaction's connection, executed in order): one round trip fewer per
+  // request. Promise.all observes both, so neither failure goes unhandled.
   return sql.begin(async (tx) => {
-    await tx`select set_config('chorus.tenant_id', ${tenantId}, true)`;
-    return fn(tx);
+    const [, result] = await Promise.all([tx`select set_config('chorus.tenant_id', ${tenantId}, true)`.execute(), fn(tx)]);
+    return result;
   }) as Promise<T>;
 }
