@@ -47,7 +47,7 @@ export async function loadCounterFacts(tx: Tx, t: CountersTables, tenantId: stri
       ? tx<MessageRow[]>`
           select message_id, thread_id, seq_key, sender_id, created_at, preview, attachment_flag, body_key, deleted
           from ${tx(t.messages)}
-          where tenant_id = ${tenantId} and message_id in (select jsonb_array_elements_text(${asJson(tx, [...batch.messages.keys()])}::jsonb))`
+          where tenant_id = ${tenantId} and message_id = any(${[...batch.messages.keys()]}::text[])`
       : [],
     batch.members.size
       ? tx<MemberFact[]>`
@@ -64,7 +64,7 @@ export async function loadCounterFacts(tx: Tx, t: CountersTables, tenantId: stri
     batch.threads.size
       ? tx<Omit<ThreadFact, 'created_at' | 'title'>[]>`
           select thread_id, created_key from ${tx(t.threads)}
-          where tenant_id = ${tenantId} and thread_id in (select jsonb_array_elements_text(${asJson(tx, [...batch.threads.keys()])}::jsonb))`
+          where tenant_id = ${tenantId} and thread_id = any(${[...batch.threads.keys()]}::text[])`
       : [],
   ]);
   for (const m of messages) stored.messages.set(m.message_id, { ...m, created_at: m.created_at.toISOString() });
@@ -196,7 +196,7 @@ export async function readNotifications(
     tx<{ thread_id: string; user_id: string; unread_count: number; last_read_message_id: string | null }[]>`
       select c.thread_id, c.user_id, c.unread_count, c.last_read_message_id
       from ${tx(t.counters)} c
-      where c.tenant_id = ${tenantId} and c.thread_id in (select jsonb_array_elements_text(${threads}::jsonb))`,
+      where c.tenant_id = ${tenantId} and c.thread_id = any(${[...notify.keys()]}::text[])`,
     tx<{ thread_id: string; message_id: string | null; created_at: Date | null; sender_id: string | null; preview: string | null; attachment_flag: boolean | null }[]>`
       select x.thread_id, l.message_id, l.created_at, l.sender_id, l.preview, l.attachment_flag
       from jsonb_array_elements_text(${threads}::jsonb) as x(thread_id)

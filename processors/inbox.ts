@@ -22,13 +22,14 @@ export const INBOX_REBUILD_TABLES: InboxTables = { messages: 'inbox_messages_reb
 
 const HANDLED: ReadonlySet<string> = new Set([...MESSAGE_EVENTS, EVENT.threadCreated]);
 
-async function loadInboxFacts(tx: Tx, t: InboxTables, tenantId: string, batch: FactBatch): Promise<Map<string, MessageFact>> {
+/** The stored facts of the batch's messages (exported for the EXPLAIN test). */
+export async function loadInboxFacts(tx: Tx, t: InboxTables, tenantId: string, batch: FactBatch): Promise<Map<string, MessageFact>> {
   const stored = new Map<string, MessageFact>();
   if (!batch.messages.size) return stored;
   const rows = await tx<(Omit<MessageFact, 'created_at'> & { created_at: Date })[]>`
     select message_id, thread_id, seq_key, sender_id, created_at, preview, attachment_flag, body_key, deleted
     from ${tx(t.messages)}
-    where tenant_id = ${tenantId} and message_id in (select jsonb_array_elements_text(${asJson(tx, [...batch.messages.keys()])}::jsonb))`;
+    where tenant_id = ${tenantId} and message_id = any(${[...batch.messages.keys()]}::text[])`;
   for (const r of rows) stored.set(r.message_id, { ...r, created_at: r.created_at.toISOString() });
   return stored;
 }

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { createSql, withTenant, type Sql } from '../../core/db.js';
 import { readInbox } from '../../projections/inbox.js';
 import { readTimeline } from '../../projections/timeline.js';
-import { COUNTERS_TABLES, expectedCounters } from '../../processors/counters-store.js';
+import { COUNTERS_TABLES, expectedCounters, loadCounterFacts } from '../../processors/counters-store.js';
+import { INBOX_TABLES, loadInboxFacts } from '../../processors/inbox.js';
+import { emptyFacts, type MessageFact } from '../../processors/read-model-facts.js';
 import { asJson } from '../../processors/read-model-sql.js';
 import { config, migrateDb } from '../support/api.js';
 import { uniqueTenant } from '../support/env.js';
@@ -79,10 +81,11 @@ function paramsFor(statement: string, values: Record<string, string>): string[] 
   return Array.from({ length: n }, (_, i) => {
     const at = statement.indexOf(`$${i + 1}`);
     const before = statement.slice(Math.max(0, at - 40), at);
-    const m = /(\w+) = $|limit $|\(\s*$|, $/.exec(before);
+    const m = /(\w+) = any\($|(\w+) = $|limit $|\(\s*$|, $/.exec(before);
     if (!m) throw new Error(`cannot tell what $${i + 1} is in ${statement}`);
     if (m[0].startsWith('limit')) return '51';
-    if (m[1]) return values[m[1]] ?? (() => { throw new Error(`no value for ${m[1]}`); })();
+    if (m[0].includes('any(')) return values[`${m[1]}s`] ?? (() => { throw new Error(`no value for ${m[1]}s`); })();
+    if (m[2]) return values[m[2]] ?? (() => { throw new Error(`no value for ${m[2]}`); })();
     return m[0].startsWith('(') ? values['cursor_key']! : values['cursor_id']!;
   });
 }
@@ -137,3 +140,27 @@ test('the counters\' per-pair recomputation counts and finds the last message on
   assert.ok(used.includes('counters_members_pkey'), JSON.stringify(plan));
   assert.deepEqual(seqScansOf(plan), []);
 });
+
+/** A batch that names two messages (the loads read only the keys). */
+function batchOf(ids: string[]) {
+  const b = emptyFacts();
+  for (const id of ids) b.messages.set(id, {} as MessageFact);
+  return b;
+}
+
+/** Index scans of `plan` whose condition names `column`: a probe by key, not a range of the tenant's rows. */
+function probes(plan: PlanNode, index: string, column: string): boolean {
+  return nodes(plan).some((n) => n['Index Name'] === index && String((n as { 'Index Cond'?: string })['Index Cond'] ?? '').includes(column));
+}
+
+for (const [name, table, load] of [
+  ['counters', 'counters_messages', (ids: string[]) => withTenant(sql, T, (tx) => loadCounterFacts(tx, COUNTERS_TABLES, T, batchOf(ids)))],
+  ['inbox', 'inbox_messages', (ids: string[]) => withTenant(sql, T, (tx) => loadInboxFacts(tx, INBOX_TABLES, T, batchOf(ids)))],
+] as const) {
+  test(`the ${name} processor loads a batch's stored message facts by primary key, not by scanning the tenant's ${table}`, async () => {
+    const plan = await explainPrepared(() => load(['m_5', 'm_6']), new RegExp(`from "?${table}"?\\s+where tenant_id = \\$1 and message_id = any`),
+      { tenant_id: T, message_ids: '{m_5,m_6}' });
+    assert.ok(probes(plan, `${table}_pkey`, 'message_id'), JSON.stringify(plan));
+    assert.deepEqual(seqScansOf(plan), []);
+  });
+}
