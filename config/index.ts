@@ -54,6 +54,7 @@ const EnvSchema = z.object({
 
   // gateway
   CHORUS_GATEWAYS: int(1),
+  CHORUS_NODE_ARGS: z.string().default(''),
   CHORUS_HEARTBEAT_INTERVAL_MS: int(25_000),
   CHORUS_WS_MAX_PAYLOAD: int(16 * 1024),
   CHORUS_WS_SOFT_BUFFER: int(256 * 1024),
@@ -157,6 +158,8 @@ export interface Config {
   logLevel: string;
   /** /metrics port of non-gateway roles (0: not served). */
   metricsPort: number;
+  /** Extra node arguments for every role the supervisor starts (e.g. --cpu-prof). */
+  roleNodeArgs: string[];
   devAuth: boolean;
   redis: { url?: string; clusterNodes?: string[]; socketPath: string; commandTimeoutMs: number };
   /** A request still unanswered after this answers 503 dependency_unavailable (never hangs). */
@@ -449,6 +452,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       commandTimeoutMs: Math.max(100, e.CHORUS_REDIS_COMMAND_TIMEOUT_MS),
     },
     httpTimeoutMs: Math.max(100, e.CHORUS_HTTP_TIMEOUT_MS),
+    roleNodeArgs: e.CHORUS_NODE_ARGS.split(/\s+/).filter(Boolean),
     database: { url: e.DATABASE_URL, socketDir, port: 5432, user: 'chorus', database: 'chorus' },
     jwt: {
       algorithms,

@@ -33,6 +33,7 @@ class RoleProcess {
     index: number,
     copies: number,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly nodeArgs: string[],
     private readonly log: Logger,
     private readonly onChange: () => void,
   ) {
@@ -49,7 +50,7 @@ class RoleProcess {
     this.startedAt = Date.now();
     // Own process group: a terminal Ctrl-C reaches only the supervisor, which then stops the
     // children in order instead of every process getting SIGINT at once.
-    const child = spawn(process.execPath, [script, ...this.spec.args], { stdio: 'inherit', env: this.env, detached: true });
+    const child = spawn(process.execPath, [...this.nodeArgs, script, ...this.spec.args], { stdio: 'inherit', env: this.env, detached: true });
     this.child = child;
     let settled = false;
     this.exited = new Promise((resolve) => {
@@ -286,7 +287,7 @@ async function main(): Promise<void> {
 
   for (const spec of ROLES) {
     const copies = Math.max(1, spec.copies(config));
-    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, log, saveState));
+    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, config.roleNodeArgs, log, saveState));
   }
   for (const r of roles) r.start();
   const s = services as Services | undefined;
