@@ -9,6 +9,7 @@ import { isReady, spawnStack, type SpawnedStack } from './lib/stack.js';
 import { runCleanups } from './lib/cleanup.js';
 import { runPeerComparison } from './peers/compare.js';
 import { runImpairment } from './impairment/run-impairment.js';
+import { runIsolation } from './coordinator/isolation.js';
 
 const USAGE = `usage: npm run bench -- <profile|http-scenario> [options]
 
@@ -18,6 +19,9 @@ const USAGE = `usage: npm run bench -- <profile|http-scenario> [options]
                        [--clients N (default 2000; 10000 for the 10k run)] [--processes N (default 2)]
   impairment           private Chorus with Redis behind a latency proxy and slow notification sinks
                        [--delay-ms 20] [--jitter-ms 5] [--sink-delay-ms 5000]
+  hot-tenant-isolation hot-tenant with tenant 0 silent (the nine others at the same absolute rate), then
+                       hot-tenant as is: PASS when the others' p99 is within 1.5x and integrity held in both
+                       [--scale F] [--spawn: a fresh stack per run | --url URL] [--workers N] [--out DIR]
 
   --url URL            Chorus to measure (default ${DEFAULT_URL}); start it first with \`npm start\`
   --spawn              start a private Chorus (node dist/ops/stack.js, free port, temp data dir) and stop it after
@@ -58,6 +62,13 @@ async function main(): Promise<number> {
     });
     process.stdout.write(r.text);
     say(`comparison: ${r.file}`);
+    return r.ok ? 0 : 1;
+  }
+  if (name === 'hot-tenant-isolation') {
+    const r = await runIsolation({ scale, outDir, workers, say, url: values.url, spawn: values.spawn });
+    process.stdout.write(r.text);
+    say(`isolation: ${r.file}`);
+    say(r.ok ? 'PASS: other tenants isolated from the hot one' : 'FAIL: see the isolation report');
     return r.ok ? 0 : 1;
   }
   if (name === 'impairment') {

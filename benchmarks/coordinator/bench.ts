@@ -87,7 +87,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
     const port = Number(new URL(url).port || 80);
     const workers = workerCount(profile, o.workers);
     const tenantPrefix = o.tenantPrefix ?? 'bench';
-    const world = buildWorld(profile.world, workers, tenantPrefix, profile.name);
+    const world = buildWorld(profile.world, workers, tenantPrefix, profile.world.seed ?? profile.name);
     const runId = `r${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
     say(`run ${runId}: profile ${profile.name} (scale ${scale}), ${world.users.length} clients, ${world.threads.length} threads, ${world.tenants.length} tenants, ${workers} generator(s)`);
 

@@ -58,7 +58,7 @@ class Generator {
 
   constructor(private readonly init: InitMsg, makeClient: ClientFactory = (u, t, ctx) => new BenchClient(u, t, ctx)) {
     const p = init.profile;
-    this.world = buildWorld(p.world, init.workers, init.tenantPrefix, p.name);
+    this.world = buildWorld(p.world, init.workers, init.tenantPrefix, p.world.seed ?? p.name);
     this.rng = seededRng(hashSeed(`${p.name}:${init.workerIndex}`));
     this.http = new HttpClient({ baseUrl: init.url, localAddress: init.localAddress, maxSockets: 256 });
     const ctx = {

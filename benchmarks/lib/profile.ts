@@ -15,8 +15,14 @@ export interface WorldSpec {
   participantsPerThread: number;
   /** How many threads each user takes part in (threads per tenant = users × this / participants). */
   threadsPerUser: number;
-  /** Tenant 0 takes this share of users and messages (the rest is spread evenly). */
-  hotTenant?: { share: number };
+  /**
+   * Tenant 0 takes this share of users and messages (the rest is spread evenly). `silent`: its
+   * clients still connect and its threads exist, but it sends no messages (the others keep their
+   * share): the baseline of the hot-tenant isolation comparison.
+   */
+  hotTenant?: { share: number; silent?: boolean };
+  /** Seeds the world's random choices (connect order); default the profile's name. */
+  seed?: string;
 }
 
 export interface ReconnectSpec {
@@ -109,6 +115,8 @@ export function validateProfile(raw: unknown): Profile {
   need(!!w && w.tenants >= 1 && w.users >= w.tenants, 'world: tenants >= 1 and users >= tenants');
   need(w.participantsPerThread >= 1 && w.threadsPerUser >= 1, 'world: participantsPerThread and threadsPerUser >= 1');
   if (w.hotTenant) need(w.hotTenant.share > 0 && w.hotTenant.share < 1 && w.tenants >= 2, 'world.hotTenant.share in (0,1) with >= 2 tenants');
+  if (w.seed !== undefined) need(typeof w.seed === 'string' && w.seed.length > 0, 'world.seed must be a non-empty string');
+  if (w.hotTenant?.silent !== undefined) need(typeof w.hotTenant.silent === 'boolean', 'world.hotTenant.silent must be a boolean');
   need(p.maxClientsPerWorker >= 1 && p.maxClientsPerWorker <= 9000, 'maxClientsPerWorker in 1..9000 (20k open files per process)');
   need(p.bodyChars >= 24 && p.bodyChars <= 4000, 'bodyChars in 24..4000');
   need(p.startConnections <= w.users, 'startConnections <= world.users');

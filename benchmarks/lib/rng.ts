@@ -27,7 +27,11 @@ export function shuffle<T>(items: T[], rng: Rng): T[] {
   return items;
 }
 
-/** Weighted choice by binary search over cumulative weights (built once). */
+/**
+ * Weighted choice by binary search over cumulative weights (built once). An item of weight 0 is
+ * never picked (the search takes the first cumulative strictly above the draw); with no positive
+ * weight at all, `pick` returns undefined.
+ */
 export class WeightedPicker<T> {
   private readonly cumulative: number[] = [];
   private total = 0;

@@ -53,8 +53,10 @@ function splitUsers(spec: WorldSpec): number[] {
 
 function messageShares(spec: WorldSpec, userCounts: number[]): number[] {
   if (spec.hotTenant) {
-    const share = spec.hotTenant.share;
-    return userCounts.map((_, t) => (t === 0 ? share : (1 - share) / (spec.tenants - 1)));
+    const { share, silent } = spec.hotTenant;
+    // Silent: the other tenants keep exactly their per-thread weights; senders pick by weight over
+    // the remaining total, so the profile's rate must be scaled by (1 - share) to keep theirs.
+    return userCounts.map((_, t) => (t === 0 ? (silent ? 0 : share) : (1 - share) / (spec.tenants - 1)));
   }
   return userCounts.map((c) => c / spec.users);
 }
