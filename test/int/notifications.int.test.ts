@@ -16,6 +16,7 @@ import {
 } from '../support/notify.js';
 import type { RedisClient } from '../../core/redis.js';
 import { EVENT } from '../../core/events.js';
+import { keys } from '../../core/keys.js';
 import { appendEvent, groupStats } from '../../core/stream-commands.js';
 import { startProcessorGroup } from '../../processors/group.js';
 import { notifyEmail } from '../../processors/notify-channels.js';
@@ -439,4 +440,33 @@ test('provider callback: signed status updates move the delivery forward; bad si
   const bad = signed(secret, { tenantId: t.id, notificationId: n.id, status: 'exploded' });
   assertError(await post('email', bad.raw, bad.signature), 400, 'invalid_request');
   assertError(await post('email', '{nope', `sha256=${sign(secret, '{nope')}`), 400, 'invalid_json');
+});
+
+test('in-app: recipients of a message share notification.created entries, and each socket gets its own notification', async () => {
+  const { t, users: [alice, bob, carol, dave] } = await people('alice', 'bob', 'carol', 'dave');
+  const th = await alice!.thread(['bob', 'carol', 'dave']);
+  const opened = await Promise.all([bob!, carol!, dave!].map((u) => WsClient.open(gw.wsUrl, { token: u.token })));
+  try {
+    const m = await alice!.say(th.id, 'hello @carol', { mentions: ['carol'] });
+    const frames = await Promise.all(opened.map(({ client }) =>
+      client.waitFor((f) => f.type === 'notification.created' && f.data.messageId === m.id, 10_000, 'notification.created')));
+    assert.deepEqual(frames.map((f) => f.data.kind), ['message', 'mention', 'message']);
+    assert.equal(new Set(frames.map((f) => f.data.id)).size, 3, 'a notification id of its own per recipient');
+    for (const [i, u] of [bob!, carol!, dave!].entries()) {
+      const d = frames[i]!.data;
+      assert.equal(d.perUser, undefined, 'no other recipient\'s fields in a frame');
+      assert.deepEqual(Object.keys(d).sort(), ['createdAt', 'id', 'kind', 'messageId', 'preview', 'readAt', 'senderId', 'threadId', 'title']);
+      const feed = await u.api.get('/api/notifications', u.token);
+      assert.equal(feed.status, 200, feed.text);
+      assert.ok(feed.body.notifications.some((n: { id: string }) => n.id === d.id), 'the frame names the row of the feed');
+    }
+    const entries = (await redis.xrange(keys.events(t.id), '-', '+')).filter(([, f]) => f[f.indexOf('t') + 1] === EVENT.notificationCreated);
+    // Jobs of one message read in the same batch share an entry (how many share one depends on how
+    // the in-app group's reads fall: groupsOf is unit-tested); every recipient is in exactly one.
+    const users = entries.flatMap(([, f]) => f[f.indexOf('u') + 1]!.split(','));
+    assert.deepEqual(users.sort(), ['bob', 'carol', 'dave']);
+    assert.ok(entries.length <= 3);
+  } finally {
+    await Promise.all(opened.map(({ client }) => client.close()));
+  }
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { decide, decideMessage, isUrgent, type Facts } from '../../workers/notify/decide.js';
 import { defaultPreferences, normalize, PreferencesInput, type Preferences } from '../../workers/notify/preferences.js';
 import { inQuietHours, isTimeZone, localMinutes, msUntilQuietEnd } from '../../workers/notify/quiet-hours.js';
-import { emailMessageId, InvalidJobError, notificationIdOf, parseJob, previewOf, type DigestJob } from '../../workers/notify/jobs.js';
+import { emailMessageId, groupsOf, IN_APP_GROUP, InvalidJobError, notificationIdOf, parseJob, previewOf, type DigestJob, type MessageJob } from '../../workers/notify/jobs.js';
 import { render } from '../../workers/notify/content.js';
 import { sign, verifySignature } from '../../workers/notify/callbacks.js';
 import { backoffDelay } from '../../core/backoff.js';
@@ -113,4 +113,13 @@ test('retry delays: base 250 ms, factor 2, cap 30 s, full jitter in [d/2, d]', (
   const o = { baseMs: 250, factor: 2, capMs: 30_000 };
   assert.deepEqual([1, 2, 3, 8, 20].map((a) => backoffDelay(a, o, () => 1)), [250, 500, 1000, 30_000, 30_000]);
   assert.deepEqual([1, 2, 3].map((a) => backoffDelay(a, o, () => 0)), [125, 250, 500]);
+});
+
+test('in-app grouping: jobs of one message share an entry, at most IN_APP_GROUP each, a user once per entry', () => {
+  const job = (messageId: string, userId: string) => ({ messageId, userId }) as MessageJob;
+  const jobs = [job('m1', 'a'), job('m2', 'a'), job('m1', 'b'), job('m1', 'a'), job('m1', 'c')];
+  assert.deepEqual(groupsOf(jobs), [[0, 2, 4], [1], [3]]);
+  const many = Array.from({ length: IN_APP_GROUP * 2 + 1 }, (_, i) => job('m', `u${i}`));
+  assert.deepEqual(groupsOf(many).map((g) => g.length), [IN_APP_GROUP, IN_APP_GROUP, 1]);
+  assert.deepEqual(groupsOf([]), []);
 });

@@ -91,3 +91,30 @@ export function emailMessageId(tenantId: string, job: Job): string {
 export function pushIdempotencyKey(tenantId: string, job: Job): string {
   return `${tenantId}:${deliveryKey(job)}:${job.channel}`;
 }
+
+/** Recipients per notification.created entry: each recipient's frame parses the entry once. */
+export const IN_APP_GROUP = 50;
+
+/**
+ * Indices of `jobs` grouped by message, at most IN_APP_GROUP per group and each user once per group
+ * (a duplicated job gets a group of its own, deduplicated by its outcome marker).
+ */
+export function groupsOf(jobs: readonly MessageJob[]): number[][] {
+  const open = new Map<string, { users: Set<string>; idx: number[] }>();
+  const out: number[][] = [];
+  for (const [i, j] of jobs.entries()) {
+    let g = open.get(j.messageId);
+    if (g?.users.has(j.userId)) {
+      out.push([i]);
+      continue;
+    }
+    if (!g || g.idx.length >= IN_APP_GROUP) {
+      g = { users: new Set(), idx: [] };
+      open.set(j.messageId, g);
+      out.push(g.idx);
+    }
+    g.users.add(j.userId);
+    g.idx.push(i);
+  }
+  return out;
+}
