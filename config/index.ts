@@ -55,6 +55,7 @@ const EnvSchema = z.object({
   // gateway
   CHORUS_GATEWAYS: int(1),
   CHORUS_NODE_ARGS: z.string().default(''),
+  CHORUS_BACKGROUND_NICE: int(5),
   CHORUS_HEARTBEAT_INTERVAL_MS: int(25_000),
   CHORUS_WS_MAX_PAYLOAD: int(16 * 1024),
   CHORUS_WS_SOFT_BUFFER: int(256 * 1024),
@@ -160,6 +161,8 @@ export interface Config {
   metricsPort: number;
   /** Extra node arguments for every role the supervisor starts (e.g. --cpu-prof). */
   roleNodeArgs: string[];
+  /** Niceness of the roles off the realtime path (processors, workers); 0 keeps them at normal priority. */
+  backgroundNice: number;
   devAuth: boolean;
   redis: { url?: string; clusterNodes?: string[]; socketPath: string; commandTimeoutMs: number };
   /** A request still unanswered after this answers 503 dependency_unavailable (never hangs). */
@@ -453,6 +456,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     httpTimeoutMs: Math.max(100, e.CHORUS_HTTP_TIMEOUT_MS),
     roleNodeArgs: e.CHORUS_NODE_ARGS.split(/\s+/).filter(Boolean),
+    backgroundNice: Math.min(19, Math.max(0, e.CHORUS_BACKGROUND_NICE)),
     database: { url: e.DATABASE_URL, socketDir, port: 5432, user: 'chorus', database: 'chorus' },
     jwt: {
       algorithms,

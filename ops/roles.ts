@@ -12,6 +12,11 @@ export interface RoleSpec {
   copies: (config: Config) => number;
   /** Extra environment of one copy (e.g. its /metrics port). */
   env?: (config: Config, copy: number) => NodeJS.ProcessEnv;
+  /**
+   * Off the realtime path (derived projections, workers): started at CHORUS_BACKGROUND_NICE, so on
+   * a busy machine the gateways and Redis get the CPU first and these catch up with what is left.
+   */
+  background?: boolean;
 }
 
 /** Processor roles serve /metrics on PORT + 100 + n (the gateway serves it on PORT). */
@@ -24,9 +29,9 @@ export const ROLES: readonly RoleSpec[] = [
   // `npm run chorus -- processor <group> --consumers N` or more processes.
   // `group:N` runs N consumers of one group. counters lags at 500 msg/s (benchmarks/RESULTS.md,
   // projection lag); more consumers or a process of its own did not fix that reliably.
-  { name: 'processors', script: 'processors/main.js', args: ['persist,counters,inbox,receipts', '--consumers', '1'], copies: () => 1, env: metricsPort(1) },
+  { name: 'processors', script: 'processors/main.js', args: ['persist,counters,inbox,receipts', '--consumers', '1'], copies: () => 1, env: metricsPort(1), background: true },
   // The attachment stages do CPU work in piscina pools: their own process.
-  { name: 'attachments', script: 'processors/main.js', args: ['attachment-scan,attachment-validate,attachment-thumbnail', '--consumers', '1'], copies: () => 1, env: metricsPort(2) },
+  { name: 'attachments', script: 'processors/main.js', args: ['attachment-scan,attachment-validate,attachment-thumbnail', '--consumers', '1'], copies: () => 1, env: metricsPort(2), background: true },
   // Notifications: intents plus one group per channel, each over its own queue (a slow provider delays only its channel).
-  { name: 'notifications', script: 'processors/main.js', args: ['notify-intents,notify-inapp,notify-email,notify-push', '--consumers', '1'], copies: () => 1, env: metricsPort(3) },
+  { name: 'notifications', script: 'processors/main.js', args: ['notify-intents,notify-inapp,notify-email,notify-push', '--consumers', '1'], copies: () => 1, env: metricsPort(3), background: true },
 ];

@@ -1,7 +1,6 @@
 // The supervisor `npm start` runs: local services, migrations, every role of ops/roles.ts as a
 // child process (restarted with backoff when it dies), a banner with ready-to-paste examples, and
 // an ordered shutdown on SIGINT/SIGTERM (children first, then the services it runs).
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,104 +9,11 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { createAuthenticator } from '../core/auth.js';
 import { startServices, type Services } from './services.js';
-import { ROLES, type RoleSpec } from './roles.js';
+import { ROLES } from './roles.js';
 import { pidAlive, processCommand } from './local-redis.js';
+import { RESTART_BACKOFF, RoleProcess, STABLE_AFTER_MS } from './role-process.js';
 
 const DIST = fileURLToPath(new URL('../', import.meta.url));
-/** A child that ran this long was healthy: its next crash starts the backoff from the beginning. */
-const STABLE_AFTER_MS = 30_000;
-const RESTART_BACKOFF = { baseMs: 500, capMs: 30_000 };
-
-/** One copy of one role, kept running until stop(). */
-class RoleProcess {
-  private child?: ChildProcess;
-  private exited?: Promise<void>;
-  private attempt = 0;
-  private startedAt = 0;
-  private timer?: NodeJS.Timeout;
-  private stopping = false;
-  readonly label: string;
-
-  constructor(
-    readonly spec: RoleSpec,
-    index: number,
-    copies: number,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly nodeArgs: string[],
-    private readonly log: Logger,
-    private readonly onChange: () => void,
-  ) {
-    this.label = copies > 1 ? `${spec.name}#${index + 1}` : spec.name;
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  start(): void {
-    if (this.stopping) return;
-    const script = path.join(DIST, this.spec.script);
-    this.startedAt = Date.now();
-    // Own process group: a terminal Ctrl-C reaches only the supervisor, which then stops the
-    // children in order instead of every process getting SIGINT at once.
-    const child = spawn(process.execPath, [...this.nodeArgs, script, ...this.spec.args], { stdio: 'inherit', env: this.env, detached: true });
-    this.child = child;
-    let settled = false;
-    this.exited = new Promise((resolve) => {
-      const done = (code: number | null, signal: NodeJS.Signals | null, err?: Error) => {
-        if (settled) return;
-        settled = true;
-        this.child = undefined;
-        this.onChange();
-        resolve();
-        if (this.stopping) {
-          this.log.info({ child: this.label, code, signal }, 'role stopped');
-          return;
-        }
-        this.scheduleRestart(script, code, signal, err);
-      };
-      child.once('exit', (code, signal) => done(code, signal));
-      child.once('error', (err) => done(null, null, err));
-    });
-    if (child.pid) this.log.info({ child: this.label, childPid: child.pid, script: this.spec.script, args: this.spec.args }, 'role started');
-    this.onChange();
-  }
-
-  private scheduleRestart(script: string, code: number | null, signal: NodeJS.Signals | null, err?: Error): void {
-    this.attempt = Date.now() - this.startedAt >= STABLE_AFTER_MS ? 1 : this.attempt + 1;
-    const delay = backoffDelay(this.attempt, RESTART_BACKOFF);
-    const missing = !fs.existsSync(script);
-    this.log.error(
-      {
-        child: this.label, code, signal, err: err?.message, attempt: this.attempt, restartInMs: delay,
-        ...(missing ? { missing: script } : {}),
-      },
-      missing ? 'role entrypoint missing (not built yet?); retrying' : 'role exited; restarting',
-    );
-    this.timer = setTimeout(() => this.start(), delay);
-  }
-
-  /** SIGTERM, then SIGKILL after timeoutMs. */
-  async stop(timeoutMs: number): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    const child = this.child;
-    if (!child) return;
-    child.kill('SIGTERM');
-    const timedOut = await Promise.race([this.exited?.then(() => false), sleep(timeoutMs).then(() => true)]);
-    if (timedOut && this.child) {
-      this.log.warn({ child: this.label, childPid: child.pid, timeoutMs }, 'role did not stop in time: SIGKILL');
-      child.kill('SIGKILL');
-      await this.exited;
-    }
-  }
-
-  kill(): void {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    this.child?.kill('SIGKILL');
-  }
-}
 
 /**
  * <dataDir>/supervisor.json records the supervisor and its children, so that a second supervisor
@@ -287,7 +193,7 @@ async function main(): Promise<void> {
 
   for (const spec of ROLES) {
     const copies = Math.max(1, spec.copies(config));
-    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, config.roleNodeArgs, log, saveState));
+    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, config.roleNodeArgs, config.backgroundNice, log, saveState));
   }
   for (const r of roles) r.start();
   const s = services as Services | undefined;
