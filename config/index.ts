@@ -79,6 +79,8 @@ const EnvSchema = z.object({
   CHORUS_RATE_EMIT_USER_BURST: int(10),
   CHORUS_RATE_EMIT_TENANT_PER_S: int(500),
   CHORUS_RATE_EMIT_TENANT_BURST: int(1000),
+  CHORUS_RATE_PRESENCE_USER_PER_S: int(10),
+  CHORUS_RATE_PRESENCE_USER_BURST: int(20),
 
   // typing indicators: on by default; switched off for a while when the fanout budget is exceeded
   CHORUS_TYPING_ENABLED: bool.optional(),
@@ -312,6 +314,8 @@ export interface Config {
     messageTenant: { rate: number; burst: number };
     emitUser: { rate: number; burst: number };
     emitTenant: { rate: number; burst: number };
+    /** GET /api/presence per user (no tenant bucket). */
+    presenceReadUser: { rate: number; burst: number };
   };
 }
 
@@ -527,6 +531,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       messageTenant: { rate: e.CHORUS_RATE_MSG_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_TENANT_BURST) },
       emitUser: { rate: e.CHORUS_RATE_EMIT_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_USER_BURST) },
       emitTenant: { rate: e.CHORUS_RATE_EMIT_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_TENANT_BURST) },
+      presenceReadUser: { rate: e.CHORUS_RATE_PRESENCE_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_PRESENCE_USER_BURST) },
     },
   };
 }

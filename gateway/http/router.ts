@@ -1,6 +1,7 @@
 // A small JSON router over uWebSockets.js HTTP. It follows the uWS rules: everything needed from
-// `req` is copied before the first await, `onAborted` is registered before any async work, and
-// every write after an await is corked and skipped when the client went away.
+// `req` is copied before the first await, `onAborted` (and for body routes `onData`) is registered
+// before any async work, and every write after an await is corked and skipped when the client went
+// away. On routes with auth the token is judged before anything about the body is answered.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
@@ -117,51 +118,95 @@ export class Router {
         body: undefined,
         traceId: traceIdFrom(ureq.getHeader('traceparent'), ureq.getHeader('x-request-id')),
       };
-      const contentLength = Number(ureq.getHeader('content-length') || 0);
-      const finish = (r: Result) => this.respond(res, state, req, o, r, started);
+      const framing = { length: ureq.getHeader('content-length'), chunked: ureq.getHeader('transfer-encoding') !== '' };
+      const finish = (r: Result, close?: boolean) => this.respond(res, state, req, o, r, started, close);
       if (!o.body) {
         this.run(req, o, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
         return;
       }
-      const limit = o.maxBody ?? this.deps.maxBodyBytes;
-      if (contentLength > limit) {
-        finish(this.errorResult(new AppError('payload_too_large', `body exceeds ${limit} bytes`), req, o));
-        return;
-      }
-      if (o.body === true && !/^application\/(.+\+)?json\b/i.test(req.headers.contentType ?? '')) {
-        finish(this.errorResult(new AppError('unsupported_media_type', 'Content-Type must be application/json'), req, o));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let tooLarge = false;
-      res.onData((chunk, isLast) => {
-        if (tooLarge) return;
-        size += chunk.byteLength;
-        if (size > limit) {
-          tooLarge = true;
-          finish(this.errorResult(new AppError('payload_too_large', `body exceeds ${limit} bytes`), req, o));
+      this.readBody(res, req, o, handler, framing, finish);
+    });
+  }
+
+  /**
+   * A route with a body. A caller the route will refuse (bad or missing token) gets its 401 before
+   * any verdict on the body (413, 415, 400 invalid_json), and its body is not kept. uWS drops the
+   * chunks that arrive while no onData handler is attached, so reading starts here, synchronously,
+   * while the token is verified; whichever of the two settles last decides. Must be called from the
+   * uWS handler itself, never after an await.
+   */
+  private readBody(
+    res: UwsResponse, req: Request, o: RouteOptions, handler: Handler, framing: { length: string; chunked: boolean },
+    finish: (r: Result, close?: boolean) => void,
+  ): void {
+    const limit = o.maxBody ?? this.deps.maxBodyBytes;
+    const tooLarge = () => new AppError('payload_too_large', `body exceeds ${limit} bytes`);
+    // Known from the headers: answered as soon as the caller is known, the body is never kept.
+    let refusal: AppError | undefined;
+    if (Number(framing.length || 0) > limit) refusal = tooLarge();
+    else if (o.body === true && !/^application\/(.+\+)?json\b/i.test(req.headers.contentType ?? '')) {
+      refusal = new AppError('unsupported_media_type', 'Content-Type must be application/json');
+    }
+    // Answering before the whole body arrived leaves the rest in flight: when it may be larger than
+    // the limit (chunked, or a larger Content-Length) the connection is closed rather than read to
+    // its end; a body declared within the limit is drained by uWS and the connection kept.
+    const bounded = !framing.chunked && Number(framing.length || 0) <= limit;
+    let caller: 'pending' | 'known' | { err: unknown } = o.auth === false ? 'known' : 'pending';
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let complete = false;
+    let decided = false;
+    const refuse = (err: unknown) => {
+      decided = true;
+      chunks.length = 0;
+      finish(this.errorResult(err, req, o), !complete && !bounded);
+    };
+    const decide = () => {
+      if (decided || caller === 'pending') return;
+      if (caller !== 'known') return refuse(caller.err);
+      if (refusal) return refuse(refusal);
+      if (!complete) return;
+      decided = true;
+      const buf = Buffer.concat(chunks);
+      chunks.length = 0;
+      if (o.body === 'raw') req.rawBody = buf;
+      else {
+        try {
+          req.body = buf.length ? JSON.parse(buf.toString('utf8')) : undefined;
+        } catch {
+          finish(this.errorResult(new AppError('invalid_json', 'body is not valid JSON'), req, o));
           return;
         }
-        chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses and neuters the chunk: keep our own copy, no view
-        if (!isLast) return;
-        const buf = Buffer.concat(chunks);
-        if (o.body === 'raw') req.rawBody = buf;
-        else {
-          try {
-            req.body = buf.length ? JSON.parse(buf.toString('utf8')) : undefined;
-          } catch {
-            finish(this.errorResult(new AppError('invalid_json', 'body is not valid JSON'), req, o));
-            return;
-          }
-        }
-        this.run(req, o, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
-      });
+      }
+      this.handle(req, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
+    };
+    res.onData((chunk, isLast) => {
+      if (!decided && !refusal) {
+        size += chunk.byteLength;
+        if (size > limit) {
+          refusal = tooLarge();
+          chunks.length = 0;
+        } else chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses and neuters the chunk: keep our own copy, no view
+      }
+      if (isLast) complete = true;
+      decide();
     });
+    if (caller === 'pending') {
+      // Both outcomes are handled at once: a rejection must never wait unobserved for the body.
+      this.deps.auth.verify(bearer(req.headers.authorization)).then(
+        (principal) => { req.principal = principal; caller = 'known'; decide(); },
+        (err: unknown) => { caller = { err }; decide(); },
+      );
+    } else decide();
   }
 
   private async run(req: Request, o: RouteOptions, handler: Handler): Promise<Result> {
     if (o.auth !== false) req.principal = await this.deps.auth.verify(bearer(req.headers.authorization));
+    return this.handle(req, handler);
+  }
+
+  /** The handler of an authenticated (or public) request, under the request deadline. */
+  private async handle(req: Request, handler: Handler): Promise<Result> {
     // A request never hangs: past the deadline it is answered 503 (a write may still land; clients
     // retry with the same clientMessageId and get the first message back).
     let timer: NodeJS.Timeout | undefined;
@@ -195,7 +240,10 @@ export class Router {
     return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
   }
 
-  private respond(res: UwsResponse, state: { aborted: boolean; done?: boolean }, req: Request, o: RouteOptions, r: Result, started: bigint): void {
+  private respond(
+    res: UwsResponse, state: { aborted: boolean; done?: boolean }, req: Request, o: RouteOptions, r: Result, started: bigint,
+    close = false,
+  ): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.httpRequests.inc({ route: o.name, method: req.method, status: String(r.status) });
     metrics.httpDuration.observe({ route: o.name, method: req.method }, seconds);
@@ -211,8 +259,8 @@ export class Router {
       } else if (r.body !== undefined) {
         res.writeHeader('content-type', 'application/json');
         // After a 413 the rest of the body may still be in flight: close rather than parse it as a request.
-        res.end(JSON.stringify(r.body), r.status === 413);
-      } else res.end();
+        res.end(JSON.stringify(r.body), close || r.status === 413);
+      } else res.end(undefined, close);
     });
   }
 }

@@ -4,6 +4,11 @@ import type { RouteContext } from './context.js';
 import { ID_RE } from '../../core/ids.js';
 import { AppError } from '../../core/errors.js';
 import { presenceOf } from '../presence/store.js';
+import { enforce, type BucketSpec } from '../../core/rate-limit.js';
+
+/** Presence reads have a per-user bucket only, like presence.heartbeat: a rate of 0 disables the
+ * tenant bucket (no Redis call is made for it). */
+const NO_TENANT_BUCKET: BucketSpec = { rate: 0, burst: 1 };
 
 /** The userIds query: comma-separated ids, 1..max of them, each matching the id pattern. */
 export function parseUserIds(raw: string | null, max: number): string[] {
@@ -19,6 +24,7 @@ export function presenceRoutes(r: Router, ctx: RouteContext): void {
   r.get('/api/presence', { name: 'presence_get' }, async (req) => {
     const p = req.principal!;
     const userIds = parseUserIds(req.query.get('userIds'), ctx.config.presence.maxUserIds);
+    await enforce(ctx.redis, p.tenantId, p.userId, 'presence_read', ctx.config.rateLimits.presenceReadUser, NO_TENANT_BUCKET);
     return { status: 200, body: { users: await presenceOf(ctx.redis, ctx.config, p.tenantId, userIds) } };
   });
 }

@@ -4,10 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import * as jose from 'jose';
 import type { Authenticator } from '../../core/auth.js';
 import {
-  Tenant, assertError, config, createAuthenticator, migrateDb, startTestGateway, type TestGateway,
+  Tenant, assertError, config, createAuthenticator, migrateDb, startTestGateway, type RequestOptions, type TestGateway,
 } from '../support/api.js';
 import { WsClient } from '../support/ws-client.js';
 import { uniqueTenant } from '../support/env.js';
@@ -99,6 +100,157 @@ describe('bearer tokens on /api', () => {
     assertError(await gw.api.post('/api/messages', undefined, { threadId: 'th_x', body: 'hi' }), 401);
   });
 });
+
+describe('the token is judged before the body', () => {
+  const limit = () => config.ingest.maxBodyBytes;
+  /** Every body the HTTP layer refuses, with the answer a caller with a valid token gets for it. */
+  const badBodies = (): [string, RequestOptions, number, string][] => [
+    ['over the limit by Content-Length', { raw: 'x'.repeat(limit() + 1), contentType: 'application/json' }, 413, 'payload_too_large'],
+    ['over the limit, chunked', { raw: 'x'.repeat(limit() * 2), contentType: 'application/json', chunked: true }, 413, 'payload_too_large'],
+    ['a content type other than JSON', { raw: '{"participantIds":[]}', contentType: 'text/plain' }, 415, 'unsupported_media_type'],
+    ['no content type', { raw: '{"participantIds":[]}' }, 415, 'unsupported_media_type'],
+    ['not JSON', { raw: '{"participantIds": [', contentType: 'application/json' }, 400, 'invalid_json'],
+  ];
+  const routes: [string, string][] = [['POST', '/api/threads'], ['POST', '/api/messages'], ['PATCH', '/api/messages/msg_none']];
+
+  test('without a valid token every bad body gets 401 (never 413, 415 or 400); with one, the body verdict', async () => {
+    const t = uniqueTenant('order');
+    const good = await auth.sign({ tenantId: t, userId: 'alice' });
+    const callers: [string, Record<string, string>, string][] = [
+      ['no token', {}, 'unauthorized'],
+      ['wrong key', { authorization: `Bearer ${await hs256(claims(t), crypto.randomBytes(32))}` }, 'unauthorized'],
+      ['expired', { authorization: `Bearer ${await hs256(claims(t, { exp: now() - 3600 }))}` }, 'token_expired'],
+    ];
+    for (const [method, route] of routes) {
+      for (const [name, body, status, code] of badBodies()) {
+        for (const [who, headers, expected] of callers) {
+          const r = await gw.api.request(method, route, { ...body, headers, timeoutMs: 5000 });
+          assertError(r, 401, expected);
+          assert.match(String(r.headers['www-authenticate']), /^Bearer/i, `${method} ${route}, ${name}, ${who}`);
+        }
+        assertError(await gw.api.request(method, route, { ...body, token: good, timeoutMs: 5000 }), status, code);
+      }
+    }
+  });
+
+  test('a huge body gets 401 without a valid token (413 with one) at once, and the connection is closed', async () => {
+    const t = uniqueTenant('order');
+    const callers: [string, string | undefined, number, string][] = [
+      ['wrong key', await hs256(claims(t), crypto.randomBytes(32)), 401, 'unauthorized'],
+      ['no token', undefined, 401, 'unauthorized'],
+      ['valid token', await auth.sign({ tenantId: t, userId: 'alice' }), 413, 'payload_too_large'],
+    ];
+    // 16 MiB announced, or a chunked body already past the limit: only a first piece is sent, so the
+    // answer cannot be waiting for the end of the body. (Sending it all would race the server's
+    // close: node's socket destroys itself on the failed write before reading the answer. From
+    // 1 GiB on, uWS itself drops the connection before any handler runs.)
+    const first = Buffer.alloc(limit() + 1, 'x');
+    for (const chunked of [false, true]) {
+      for (const [who, token, status, code] of callers) {
+        const what = `${who}, ${chunked ? 'chunked' : 'Content-Length'}`;
+        const c = await RawConnection.open(gw.port);
+        try {
+          const head = `POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${token ? `Authorization: Bearer ${token}\r\n` : ''}`
+            + `${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${16 * 1024 * 1024}`}\r\n\r\n`;
+          c.write(Buffer.concat([Buffer.from(head), chunked ? Buffer.from(`${first.length.toString(16)}\r\n`) : Buffer.alloc(0), first]));
+          const [answer] = await c.answers(1, what);
+          assert.equal(answer!.status, status, `${what}: ${answer!.body}`);
+          assert.equal(JSON.parse(answer!.body).error.code, code, what);
+          if (status === 401) assert.match(answer!.headers['www-authenticate'] ?? '', /^Bearer/i, what);
+          await c.closedWithin(5000, what);
+        } finally {
+          c.destroy();
+        }
+      }
+    }
+    // The gateway is still fine.
+    assert.equal((await gw.api.post('/api/threads', callers[2]![1], { participantIds: [] })).status, 201);
+  });
+
+  test('a 401 answered while a declared body within the limit is still in flight keeps the connection usable', async () => {
+    const c = await RawConnection.open(gw.port);
+    try {
+      const body = '{"participantIds":[]}';
+      // Headers only: the 401 does not wait for the body.
+      c.write(`POST /api/threads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      assert.deepEqual((await c.answers(1, 'the 401')).map((a) => a.status), [401]);
+      // The rest of the body is drained, and the next request on the connection is answered.
+      c.write(body);
+      c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.deepEqual((await c.answers(2, 'the next request')).map((a) => a.status), [401, 200]);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
+/** One HTTP/1.1 connection spoken by hand: bodies that never end, requests after an early answer. */
+class RawConnection {
+  private received = Buffer.alloc(0);
+  private closed = false;
+  private readonly events: string[] = [];
+  private constructor(private readonly sock: net.Socket) {
+    sock.on('data', (d: Buffer) => { this.received = Buffer.concat([this.received, d]); });
+    // Kept for the failure messages: a write after the server closed fails, which is not the point.
+    sock.on('error', (e) => { this.events.push(e.message); });
+    sock.on('close', () => { this.closed = true; this.events.push('closed'); });
+  }
+
+  static open(port: number): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, config.host);
+      sock.once('connect', () => resolve(new RawConnection(sock)));
+      sock.once('error', reject);
+    });
+  }
+
+  write(data: string | Buffer): void {
+    if (!this.closed) this.sock.write(data);
+  }
+
+  /** The complete answers received so far (Content-Length framed, as the gateway answers). */
+  private parse(): { status: number; headers: Record<string, string>; body: string }[] {
+    const out: { status: number; headers: Record<string, string>; body: string }[] = [];
+    const text = this.received.toString('latin1');
+    let at = 0;
+    for (;;) {
+      const headEnd = text.indexOf('\r\n\r\n', at);
+      if (headEnd < 0) return out;
+      const [statusLine, ...lines] = text.slice(at, headEnd).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const l of lines) {
+        const i = l.indexOf(':');
+        headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      const length = Number(headers['content-length'] ?? 0);
+      if (text.length < headEnd + 4 + length) return out;
+      out.push({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? '')?.[1]), headers, body: text.slice(headEnd + 4, headEnd + 4 + length) });
+      at = headEnd + 4 + length;
+    }
+  }
+
+  async answers(n: number, what: string, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = this.parse();
+      if (got.length >= n) return got;
+      if (Date.now() > deadline) throw new Error(`${what}: expected ${n} answers within ${timeoutMs} ms, got ${this.received.toString('latin1').slice(0, 500)} (${this.events.join(', ') || 'still open'})`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async closedWithin(timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error(`${what}: the server did not close the connection within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
 
 describe('bearer tokens on the websocket upgrade', () => {
   test('every bad token is refused with HTTP 401 before the upgrade', async () => {

@@ -21,7 +21,7 @@ before(async () => {
   redis = testRedis(config);
   await redis.hdel(keys.flags(), 'typing');
   const limited = {
-    rateLimits: { ...config.rateLimits, messageUser: { rate: 2, burst: 3 }, emitUser: { rate: 1, burst: 3 } },
+    rateLimits: { ...config.rateLimits, messageUser: { rate: 2, burst: 3 }, emitUser: { rate: 1, burst: 3 }, presenceReadUser: { rate: 1, burst: 3 } },
     gateway: { ...config.gateway, maxConnPerUser: 2, allowedOrigins: ['https://app.example'] as string[], framesPerS: 5, framesBurst: 10 },
   };
   gw = await startTestGateway(config, limited);
@@ -62,6 +62,27 @@ test('message sends over the per-user bucket get 429 with Retry-After, shared by
   const bob = await t.user('bob');
   const th2 = await bob.thread([]);
   assert.equal((await bob.post({ threadId: th2.id, body: 'fine' })).status, 202);
+});
+
+test('presence reads over the per-user bucket get 429 with Retry-After, shared by every gateway', async () => {
+  const t = new Tenant(gw.api, auth, 'rlp');
+  const alice = await t.user('alice');
+  const statuses: number[] = [];
+  let limited;
+  for (let i = 0; i < 6; i++) {
+    const r = await (i % 2 ? gw2 : gw).api.get('/api/presence?userIds=bob,carol', alice.token);
+    statuses.push(r.status);
+    if (r.status === 429) limited = r;
+  }
+  assert.ok(statuses.filter((s) => s === 200).length <= 4, `burst 3 (+ refill) must be shared: ${statuses}`);
+  assert.ok(limited, `expected a 429 among ${statuses}`);
+  assertError(limited, 429, 'rate_limited');
+  assert.match(String(limited.headers['retry-after']), /^\d+$/);
+  // Another user of the tenant has a bucket of their own, and alice's message budget is untouched.
+  const bob = await t.user('bob');
+  assert.equal((await gw.api.get('/api/presence?userIds=alice', bob.token)).status, 200);
+  const th = await alice.thread([]);
+  assert.equal((await alice.post({ threadId: th.id, body: 'still allowed' })).status, 202);
 });
 
 test('a user over the connection cap is refused at the upgrade with 429', async () => {
