@@ -69,7 +69,7 @@ test('the baseline profile: same world, tenant 0 silent, every rate × (1 - shar
     assert.equal(b.messagesPerMin, Math.round(h.messagesPerMin! * (1 - share)));
     assert.deepEqual({ ...b, messagesPerMin: 0 }, { ...h, messagesPerMin: 0 });
   }
-  assert.equal(base.stages.find((s) => s.name === 'skewed')?.messagesPerMin, 2500);
+  assert.equal(base.stages.find((s) => s.name === 'skewed')?.messagesPerMin, 1250);
   assert.deepEqual(base.thresholds, hot.thresholds);
   // Per other-tenant thread, the absolute rate is the same: rate × weight / total weight.
   const perThread = (p: typeof hot) => {
