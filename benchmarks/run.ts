@@ -13,7 +13,7 @@ import { runIsolation } from './coordinator/isolation.js';
 
 const USAGE = `usage: npm run bench -- <profile|http-scenario> [options]
 
-  profiles (benchmarks/profiles/*.json): smoke, steady, steady-10x, burst, hot-tenant, reconnect-storm, max
+  profiles (benchmarks/profiles/*.json): smoke, steady, steady-10x, burst, hot-tenant, reconnect-storm, max, cost
   http scenarios (autocannon): http-send, http-timeline
   peer                 Chorus (--spawn) then a Socket.IO peer, same profile (profiles/peer.json): Chorus/peer ratios
                        [--clients N (default 2000; 10000 for the 10k run)] [--processes N (default 2)]
