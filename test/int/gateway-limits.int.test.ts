@@ -2,7 +2,7 @@
 // protections: shared rate limits, connection caps, origin allow-list, the typing feature flag.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { config, migrateDb, startTestGateway, Tenant, createAuthenticator, testRedis, assertError, sleep, type TestGateway } from '../support/api.js';
+import { config, migrateDb, startTestGateway, Tenant, createAuthenticator, testRedis, assertError, sleep, type Reply, type TestGateway } from '../support/api.js';
 import { WsClient, closeAll } from '../support/ws-client.js';
 import type { Authenticator } from '../../core/auth.js';
 import type { RedisClient } from '../../core/redis.js';
@@ -42,22 +42,30 @@ async function open(t: TestGateway, token: string, headers?: Record<string, stri
   return { client, hello };
 }
 
+/**
+ * Six calls alternating between the two gateways: a bucket shared by both (burst 3) lets at most
+ * four through (burst plus refill), then answers 429 rate_limited with Retry-After.
+ */
+async function assertSharedBucket(call: (i: number) => Promise<Reply>, okStatus: number): Promise<void> {
+  const statuses: number[] = [];
+  let limited: Reply | undefined;
+  for (let i = 0; i < 6; i++) {
+    const r = await call(i);
+    statuses.push(r.status);
+    if (r.status === 429) limited = r;
+  }
+  assert.ok(statuses.filter((s) => s === okStatus).length <= 4, `burst 3 (+ refill) must be shared: ${statuses}`);
+  assert.ok(limited, `expected a 429 among ${statuses}`);
+  assertError(limited, 429, 'rate_limited');
+  assert.match(String(limited.headers['retry-after']), /^\d+$/);
+}
+
 test('message sends over the per-user bucket get 429 with Retry-After, shared by every gateway', async () => {
   const t = new Tenant(gw.api, auth, 'rl');
   const alice = await t.user('alice');
   const th = await alice.thread([]);
   const alice2 = t.on(gw2.api, alice);
-  const statuses: number[] = [];
-  let limited;
-  for (let i = 0; i < 6; i++) {
-    const r = await (i % 2 ? alice2 : alice).post({ threadId: th.id, body: `m${i}` });
-    statuses.push(r.status);
-    if (r.status === 429) limited = r;
-  }
-  assert.ok(statuses.filter((s) => s === 202).length <= 4, `burst 3 (+ refill) must be shared: ${statuses}`);
-  assert.ok(limited, `expected a 429 among ${statuses}`);
-  assertError(limited, 429, 'rate_limited');
-  assert.match(String(limited.headers['retry-after']), /^\d+$/);
+  await assertSharedBucket((i) => (i % 2 ? alice2 : alice).post({ threadId: th.id, body: `m${i}` }), 202);
   // Another user of the tenant is not affected by alice's bucket.
   const bob = await t.user('bob');
   const th2 = await bob.thread([]);
@@ -67,17 +75,7 @@ test('message sends over the per-user bucket get 429 with Retry-After, shared by
 test('presence reads over the per-user bucket get 429 with Retry-After, shared by every gateway', async () => {
   const t = new Tenant(gw.api, auth, 'rlp');
   const alice = await t.user('alice');
-  const statuses: number[] = [];
-  let limited;
-  for (let i = 0; i < 6; i++) {
-    const r = await (i % 2 ? gw2 : gw).api.get('/api/presence?userIds=bob,carol', alice.token);
-    statuses.push(r.status);
-    if (r.status === 429) limited = r;
-  }
-  assert.ok(statuses.filter((s) => s === 200).length <= 4, `burst 3 (+ refill) must be shared: ${statuses}`);
-  assert.ok(limited, `expected a 429 among ${statuses}`);
-  assertError(limited, 429, 'rate_limited');
-  assert.match(String(limited.headers['retry-after']), /^\d+$/);
+  await assertSharedBucket((i) => (i % 2 ? gw2 : gw).api.get('/api/presence?userIds=bob,carol', alice.token), 200);
   // Another user of the tenant has a bucket of their own, and alice's message budget is untouched.
   const bob = await t.user('bob');
   assert.equal((await gw.api.get('/api/presence?userIds=alice', bob.token)).status, 200);
