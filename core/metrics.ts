@@ -6,6 +6,8 @@ export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Queue lag reaches past the request buckets: the seed's bound is 60 s. */
+const lagBuckets = [...latencyBuckets, 30, 60, 120, 300];
 
 export const metrics = {
   httpRequests: new client.Counter({
@@ -74,7 +76,7 @@ export const metrics = {
   }),
   processorLagSeconds: new client.Histogram({
     name: 'chorus_processor_event_age_seconds', help: 'Age of an entry when its group finished it (queue lag)',
-    labelNames: ['queue'], buckets: latencyBuckets, registers: [registry],
+    labelNames: ['queue'], buckets: lagBuckets, registers: [registry],
   }),
   deadLettered: new client.Counter({
     name: 'chorus_dead_lettered_total', help: 'Entries moved to a dead-letter stream',

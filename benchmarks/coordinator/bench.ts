@@ -8,7 +8,7 @@ import { buildWorld } from '../lib/world.js';
 import { nowUs, sleepMs } from '../lib/clock.js';
 import { ProcSampler } from '../lib/proc-sampler.js';
 import { discoverChorus, type ProcTarget } from '../lib/procs.js';
-import { scrape, serverView } from '../lib/server-metrics.js';
+import { scrape, scrapeProcessors, serverView } from '../lib/server-metrics.js';
 import { isReady, spawnStack, type SpawnedStack } from '../lib/stack.js';
 import type { LedgerResult, WorkerResult } from '../lib/ipc.js';
 import { mergeAccepted, mergeLedgers } from '../generator/ledger.js';
@@ -126,6 +126,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
     pool.onTick = (i, m) => timeline.onTick(i, m.atUs, m.e2e, m.counters);
     sampler.start();
     const before = await scrape(url);
+    const processorsBefore = o.peer ? null : await scrapeProcessors(url);
     const driver = new Driver(pool, world, timeline, say);
 
     let index = 0;
@@ -160,6 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
       } else if (Date.now() - stableSince >= 2000) break;
     }
     const after = await scrape(url);
+    const processorsAfter = o.peer ? null : await scrapeProcessors(url);
     pool.onTick = () => {};
     timeline.flush();
 
@@ -177,7 +179,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutcome> {
 
     const report = buildReport({
       profile, scale, runId, url, spawned: !!stack, startedAt, finishedAt: new Date(), setupS, loadavgStart, notes, world, results, ledger,
-      timeline, sampler: samples, server: serverView(before, after), gateways, rateSearch,
+      timeline, sampler: samples, server: serverView(before, after, processorsAfter ? { before: processorsBefore, after: processorsAfter } : undefined), gateways, rateSearch,
     });
     const files = writeReports(report, outDir, o.baseline);
     return { ok: report.ok, report, files };

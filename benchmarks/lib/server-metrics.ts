@@ -13,6 +13,38 @@ export function parsePrometheus(text: string): Series {
   return out;
 }
 
+/**
+ * The processor roles' /metrics (ops/roles.ts: PORT + 110, + 120, + 130 for the first copy of each),
+ * merged; null when none answered (a stack with other ports, or a peer).
+ */
+export async function scrapeProcessors(gatewayUrl: string): Promise<Series | null> {
+  const u = new URL(gatewayUrl);
+  const port = Number(u.port || 80);
+  const parts = await Promise.all([110, 120, 130].map((d) => scrape(`${u.protocol}//${u.hostname}:${port + d}`)));
+  const found = parts.filter((p): p is Series => p !== null);
+  if (!found.length) return null;
+  const out: Series = new Map();
+  for (const p of found) for (const [k, v] of p) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
+}
+
+/**
+ * Entries per queue-lag bucket over the run, from the delta of chorus_processor_event_age_seconds
+ * (every group summed): [upper bound in seconds (Infinity for +Inf), entries in that bucket].
+ */
+export function queueLagBuckets(before: Series | null, after: Series | null): [number, number][] | null {
+  if (!after) return null;
+  const cumulative = new Map<number, number>();
+  for (const [k, v] of after) {
+    const m = /^chorus_processor_event_age_seconds_bucket\{.*le="([^"]+)".*\}$/.exec(k);
+    if (!m) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    cumulative.set(le, (cumulative.get(le) ?? 0) + v - (before?.get(k) ?? 0));
+  }
+  const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+  return bounds.map((le, i) => [le, (cumulative.get(le) as number) - (i ? (cumulative.get(bounds[i - 1] as number) as number) : 0)]);
+}
+
 export async function scrape(url: string): Promise<Series | null> {
   try {
     const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
@@ -45,9 +77,17 @@ export interface ServerView {
   wsConnectsOk: number | null;
   replayedEvents: number | null;
   deadLettered: number | null;
+  /** Queue lag of the processor groups (see queueLagBuckets); null when their /metrics were not reachable. */
+  queueLag: [number, number][] | null;
 }
 
-export function serverView(before: Series | null, after: Series | null): ServerView {
+/** The sum of the known values; null when none is known. */
+function sumKnown(xs: (number | null)[]): number | null {
+  const known = xs.filter((x): x is number => x !== null);
+  return known.length ? known.reduce((a, b) => a + b, 0) : null;
+}
+
+export function serverView(before: Series | null, after: Series | null, processors?: { before: Series | null; after: Series | null }): ServerView {
   const d = (n: string, l?: Record<string, string>) => delta(before, after, n, l);
   const http5xx = after
     ? [...after.keys()].filter((k) => k.startsWith('chorus_http_requests_total{') && /status="5\d\d"/.test(k))
@@ -63,6 +103,7 @@ export function serverView(before: Series | null, after: Series | null): ServerV
     http5xx,
     wsConnectsOk: d('chorus_ws_connects_total', { outcome: 'ok' }),
     replayedEvents: d('chorus_ws_replayed_events_total'),
-    deadLettered: d('chorus_dead_lettered_total'),
+    deadLettered: sumKnown([d('chorus_dead_lettered_total'), processors ? delta(processors.before, processors.after, 'chorus_dead_lettered_total') : null]),
+    queueLag: processors ? queueLagBuckets(processors.before, processors.after) : null,
   };
 }

@@ -75,6 +75,10 @@ export function buildReport(raw: RawRun): Report {
   }
 
   const sv = raw.server;
+  // Queue lag from the processors' own histogram: each entry counted at its bucket's upper bound
+  // (so percentiles are upper bounds); past the top bucket (300 s) it counts as 1 h.
+  const queueLag = newHistogram();
+  for (const [le, count] of sv.queueLag ?? []) if (count > 0) queueLag.recordValueWithCount(Math.round((Number.isFinite(le) ? le : 3600) * 1e6), count);
   const metrics: Record<string, Metric> = {
     ws_connect_success: { type: 'rate', passes: n('connectOk'), total: n('connectOk') + n('connectFail') },
     ws_connecting: trend('ws_connecting'),
@@ -86,6 +90,7 @@ export function buildReport(raw: RawRun): Report {
     message_e2e_replayed: trend('e2e_replayed'),
     message_e2e_hot: hotName ? trend(`e2e_tenant:${hotName}`) : { type: 'trend', histogram: newHistogram() },
     message_e2e_others: { type: 'trend', histogram: others },
+    queue_lag: { type: 'trend', histogram: queueLag },
     presence_fanout: trend('presence_fanout'),
     http_req_duration: trend('http_req_duration'),
     http_req_duration_intended: trend('http_req_intended'),

@@ -29,7 +29,7 @@ export function renderMarkdown(r: Report): string {
   ]]));
   if (d.lostSamples.length) out.push('', `Lost (first ${d.lostSamples.length}): ${d.lostSamples.map((s) => `${s.tenant}/${s.user} thread#${s.threadIndex} seq ${s.seq}`).join('; ')}`);
   out.push('', '## Latency (ms)', '');
-  const trends = ['message_e2e', 'message_e2e_others', 'message_e2e_hot', 'message_e2e_replayed', 'message_e2e_warmup', 'http_req_duration', 'http_req_duration_intended', 'send_lag', 'ws_connecting', 'ws_hello', 'ws_reconnect', 'presence_fanout'];
+  const trends = ['message_e2e', 'message_e2e_others', 'message_e2e_hot', 'message_e2e_replayed', 'message_e2e_warmup', 'http_req_duration', 'http_req_duration_intended', 'send_lag', 'ws_connecting', 'ws_hello', 'ws_reconnect', 'presence_fanout', 'queue_lag'];
   out.push(table(['metric', 'count', 'p50', 'p95', 'p99', 'max'], trends.flatMap((k) => {
     const m = r.metrics[k];
     return m?.type === 'trend' && m.count ? [[k, lat(m)]] : [];
