@@ -22,7 +22,7 @@ import { loadFacts, type DeliveryFacts, type ItemRef } from './facts.js';
 import { deliveryKey, emailMessageId, groupsOf, parseJob, pushIdempotencyKey, type DigestItem, type Job, type MessageJob } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { ProviderError, type Provider } from './providers/provider.js';
-import { outcomes, publishInApp, publishInAppMany, recordOutcome, releaseLease, scheduleJob, takeLease, type Outcome } from './queue.js';
+import { outcomes, publishInApp, recordOutcome, releaseLease, scheduleJob, takeLease, type Outcome } from './queue.js';
 import { msUntilQuietEnd } from './quiet-hours.js';
 import {
   deliveryKeyOf, deliveryRows, insertInApp, recordDeliveries, type DeliveryKey, type DeliveryRow, type DeliveryUpdate, type InAppRow,
@@ -31,6 +31,11 @@ import {
 /** The fields of a notification.created that every recipient of the message shares. */
 function shared(r: InAppRow) {
   return { messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, readAt: null };
+}
+
+/** The fields of a notification.created that are the recipient's own. */
+function own(r: InAppRow) {
+  return { id: r.id, kind: r.kind, title: r.title, preview: r.preview, createdAt: r.created_at };
 }
 
 /** Row statuses after which a job has nothing left to do. */
@@ -202,13 +207,11 @@ export class ChannelDelivery {
       } else metrics.notifyDuplicates.inc({ channel: this.channel, stage: 'publish' });
       updates.push({ ...(keysOf(j)[0] as DeliveryKey), status: 'sent', reason: sentReason(j), attempts: 1, ...(seq ? { provider_message_id: seq } : {}) });
     };
-    const alone = (i: number) => {
+    const alone = async (i: number) => {
       const r = rows[i] as InAppRow;
-      const data = {
-        id: r.id, kind: r.kind, messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, title: r.title,
-        preview: r.preview, createdAt: r.created_at, readAt: null,
-      };
-      return publishInApp(redis, tenantId, messages[i] as MessageJob, { type: EVENT.notificationCreated, data, users: [r.user_id], actor: r.sender_id });
+      const seq = await publishInApp(redis, tenantId, [messages[i] as MessageJob],
+        { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id });
+      return seq === 'partial' ? null : seq; // one job is published or not: never partial
     };
     // One notification.created per message for up to IN_APP_GROUP of its recipients, their own fields
     // under perUser (the gateway gives each recipient its own frame): every consumer group and
@@ -219,9 +222,9 @@ export class ChannelDelivery {
       const first = rs[0] as InAppRow;
       const data = {
         ...shared(first),
-        perUser: Object.fromEntries(rs.map((r) => [r.user_id, { id: r.id, kind: r.kind, title: r.title, preview: r.preview, createdAt: r.created_at }])),
+        perUser: Object.fromEntries(rs.map((r) => [r.user_id, own(r)])),
       };
-      const seq = await publishInAppMany(redis, tenantId, group.map((i) => messages[i] as MessageJob),
+      const seq = await publishInApp(redis, tenantId, group.map((i) => messages[i] as MessageJob),
         { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id });
       if (seq !== 'partial') return Promise.all(group.map((i) => publish(i, seq)));
       // Some were published before (a batch formed differently on redelivery): each one alone, deduped by its marker.

@@ -15,7 +15,6 @@ const enqueueScript = luaScript('workers/notify/lua/enqueue.lua');
 const digestAddScript = luaScript('workers/notify/lua/digest-add.lua');
 const tickScript = luaScript('workers/notify/lua/tick.lua');
 const publishScript = luaScript('workers/notify/lua/publish-in-app.lua');
-const publishManyScript = luaScript('workers/notify/lua/publish-in-app-many.lua');
 const dueHintScript = luaScript('workers/notify/lua/due-hint.lua');
 
 /** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
@@ -143,23 +142,13 @@ export async function releaseLease(r: RedisClient, tenantId: string, job: Job, t
 }
 
 /**
- * Appends the in-app notification.created event (u = [recipient], no th) unless this notification
- * was published before; returns its seq, or null for a duplicate.
+ * Appends one notification.created (no th) for jobs of the same message — one job, or several with
+ * each one's fields under data.perUser and u = their users — unless they were published before.
+ * Returns its seq; null when all were published before; 'partial' when only some were (publish
+ * those alone: a single job is never partial).
  */
-export async function publishInApp(r: RedisClient, tenantId: string, job: Job, e: NewEvent): Promise<Seq | null> {
-  const fields = encodeEvent(e);
-  const res = await publishScript.run(r, [keys.notifyDone(tenantId, deliveryKey(job), job.channel), keys.events(tenantId)],
-    [MARKER_TTL_MS, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...fields]);
-  return (res ?? null) as Seq | null;
-}
-
-/**
- * Appends one notification.created for several jobs of the same message (`e` carries each one's
- * fields under data.perUser and u = their users) unless they were published before. Returns its
- * seq; null when all were published before; 'partial' when only some were (publish those alone).
- */
-export async function publishInAppMany(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent): Promise<Seq | null | 'partial'> {
-  const res = await publishManyScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
+export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent): Promise<Seq | null | 'partial'> {
+  const res = await publishScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
     [MARKER_TTL_MS, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
   if (typeof res === 'number') return 'partial';
   return (res ?? null) as Seq | null;

@@ -1,9 +1,16 @@
--- publish-in-app: appends one notification.created to the tenant's event stream exactly once: the
--- outcome marker and the XADD happen together, so a redelivered job cannot publish it twice.
--- KEYS[1] outcome marker (keys.notifyDone)  KEYS[2] the tenant's event stream
+-- publish-in-app: appends ONE notification.created for one or several recipients of a message (with
+-- several, their own fields under data.perUser, u = every recipient) exactly once: the outcome markers and the XADD
+-- happen together. One entry instead of one per recipient keeps the stream — which every consumer
+-- group and the gateways read — from growing by a message's fanout.
+-- KEYS[1] the tenant's event stream  KEYS[2..] one outcome marker per recipient (keys.notifyDone)
 -- ARGV[1] marker TTL ms  ARGV[2] marker value  ARGV[3..] event fields
--- Returns the new entry id, or false when it was published before.
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then return false end
+-- Returns the new entry id; false when every marker was set before (a redelivered batch); the
+-- number of markers already set when only some were (the caller then publishes each one alone).
+local done = 0
+for i = 2, #KEYS do done = done + redis.call('EXISTS', KEYS[i]) end
+if done == #KEYS - 1 then return false end
+if done > 0 then return done end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[1]) end
 local f = {}
 for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
-return redis.call('XADD', KEYS[2], '*', unpack(f))
+return redis.call('XADD', KEYS[1], '*', unpack(f))
