@@ -1,54 +1,28 @@
 // Contract section 2, Read state and inbox, and Sync; section 3's read_receipt.updated and
 // inbox.updated frames. Real gateway, real Redis and Postgres, the read-model groups in-process.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSql, withTenant, type Sql } from '../../core/db.js';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
+import { withTenant } from '../../core/db.js';
 import { EVENT } from '../../core/events.js';
 import { compareSeq, isSeq, type Seq } from '../../core/seq.js';
 import { headSeq } from '../../core/stream-commands.js';
-import type { ProcessorGroup } from '../../processors/group.js';
-import {
-  Tenant, assertError, config, createAuthenticator, log, migrateDb, startTestGateway, streamOf, testRedis, waitFor,
-  type TestGateway, type User,
-} from '../support/api.js';
+import { Tenant, assertError, streamOf, waitFor, type User } from '../support/api.js';
 import { WsClient, closeAll } from '../support/ws-client.js';
-import { caughtUp, startGroups, stopGroups } from '../support/read-models.js';
+import { caughtUp, readModelHarness } from '../support/read-models.js';
 
-let gw: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
-let sql: Sql;
-let groups: ProcessorGroup[] = [];
-const tenants = new Set<string>();
+const h = readModelHarness('test-read-models');
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-before(async () => {
-  await migrateDb(config);
-  sql = createSql(config, { max: 6, app: 'test-read-models' });
-  redis = testRedis(config);
-  auth = await createAuthenticator(config);
-  gw = await startTestGateway(config);
-  groups = await startGroups(config, sql, log, (t) => tenants.has(t));
-});
-after(async () => {
-  await stopGroups(groups);
-  await gw?.close();
-  redis?.disconnect();
-  await sql?.end({ timeout: 5 });
-});
 
 /** A tenant whose streams the in-process groups serve. */
 function tenant(prefix = 'rm'): Tenant {
-  const t = new Tenant(gw.api, auth, prefix);
-  tenants.add(t.id);
+  const t = new Tenant(h.gw.api, h.auth, prefix);
+  h.tenants.add(t.id);
   return t;
 }
 
 const read = (u: User, threadId: string, body: unknown) => u.api.post(`/api/threads/${encodeURIComponent(threadId)}/read`, u.token, body);
 const inbox = (u: User, query = '') => u.api.get(`/api/inbox${query ? `?${query}` : ''}`, u.token);
-const settle = (t: Tenant) => caughtUp(redis, t.id);
+const settle = (t: Tenant) => caughtUp(h.redis, t.id);
 
 describe('POST /api/threads/:threadId/read', () => {
   test('202, and one read_receipt.updated entry routed to the thread with the read message\'s seq', async () => {
@@ -60,7 +34,7 @@ describe('POST /api/threads/:threadId/read', () => {
     assert.equal(r.status, 202, r.text);
     assert.deepEqual(r.body.readReceipt.lastReadMessageId, m.id);
     assert.ok(isSeq(r.body.readReceipt.seq));
-    const entries = (await streamOf(redis, t.id)).filter((e) => e.type === EVENT.readReceiptUpdated);
+    const entries = (await streamOf(h.redis, t.id)).filter((e) => e.type === EVENT.readReceiptUpdated);
     assert.equal(entries.length, 1);
     const e = entries[0]!;
     assert.equal(e.seq, r.body.readReceipt.seq);
@@ -95,7 +69,7 @@ describe('POST /api/threads/:threadId/read', () => {
     assertError(await read(alice, th.id, { lastReadMessageId: 'm_unknown' }), 404, 'not_found');
     assertError(await read(eve, th.id, { lastReadMessageId: m.id }), 403, 'not_participant');
     assertError(await read(eve, th.id, { lastReadMessageId: 'm_unknown' }), 403, 'not_participant');
-    assertError(await read(await new Tenant(gw.api, auth).user('alice'), th.id, { lastReadMessageId: m.id }), 404, 'not_found');
+    assertError(await read(await new Tenant(h.gw.api, h.auth).user('alice'), th.id, { lastReadMessageId: m.id }), 404, 'not_found');
   });
 
   test('a message older than the Redis meta TTL is found in Postgres', async () => {
@@ -104,7 +78,7 @@ describe('POST /api/threads/:threadId/read', () => {
     const th = await alice.thread([]);
     const m = await alice.say(th.id, 'old');
     await settle(t);
-    await redis.del(`chorus:{${t.id}}:msg:${m.id}`);
+    await h.redis.del(`chorus:{${t.id}}:msg:${m.id}`);
     const r = await read(alice, th.id, { lastReadMessageId: m.id });
     assert.equal(r.status, 202, r.text);
     assert.equal(r.body.readReceipt.messageSeq, m.seq);
@@ -119,7 +93,7 @@ describe('POST /api/threads/:threadId/read', () => {
     assert.equal((await read(bob, th.id, { lastReadMessageId: m2.id })).status, 202);
     assert.equal((await read(bob, th.id, { lastReadMessageId: m1.id })).status, 202);
     await settle(t);
-    const rows = await withTenant(sql, t.id, (tx) => tx`select user_id, thread_id, last_read_message_id from read_receipts`);
+    const rows = await withTenant(h.sql, t.id, (tx) => tx`select user_id, thread_id, last_read_message_id from read_receipts`);
     assert.deepEqual([...rows], [{ user_id: 'bob', thread_id: th.id, last_read_message_id: m2.id }]);
     const got = (await inbox(bob)).body.threads[0];
     assert.equal(got.lastReadMessageId, m2.id);
@@ -264,7 +238,7 @@ describe('websocket: read_receipt.updated and inbox.updated', () => {
     const [alice, bob, carol] = [await t.user('alice'), await t.user('bob'), await t.user('carol')];
     const th = await alice.thread(['bob', 'carol']);
     await settle(t);
-    const ws = await Promise.all([alice, bob, bob, carol].map((u) => WsClient.open(gw.wsUrl, { token: u.token })));
+    const ws = await Promise.all([alice, bob, bob, carol].map((u) => WsClient.open(h.gw.wsUrl, { token: u.token })));
     const [wa, wb1, wb2, wc] = ws.map((x) => x.client) as [WsClient, WsClient, WsClient, WsClient];
     try {
       const m = await alice.say(th.id, 'ping');
@@ -300,7 +274,7 @@ describe('websocket: read_receipt.updated and inbox.updated', () => {
     const [alice, bob] = [await t.user('alice'), await t.user('bob')];
     const th = await alice.thread(['bob']);
     await settle(t);
-    const { client } = await WsClient.open(gw.wsUrl, { token: bob.token });
+    const { client } = await WsClient.open(h.gw.wsUrl, { token: bob.token });
     try {
       assert.equal((await bob.removeParticipant(th.id, 'bob')).status, 204);
       await alice.say(th.id, 'after bob left');
@@ -333,7 +307,7 @@ describe('GET /api/sync', () => {
       [x.threadId, x.unreadCount, x.lastMessageId]), [[th.id, 5, sent.at(-1)!.id]]);
 
     const later = await alice.say(th.id, 'later');
-    const { client, hello } = await WsClient.open(gw.wsUrl, { token: bob.token, lastSeq: r.body.seq });
+    const { client, hello } = await WsClient.open(h.gw.wsUrl, { token: bob.token, lastSeq: r.body.seq });
     try {
       assert.equal(hello.data.resumed, true);
       await client.waitFor((f) => f.type === EVENT.messageCreated && f.data.id === later.id, 10_000);
@@ -353,7 +327,7 @@ describe('GET /api/sync', () => {
   });
 
   test('503 with Retry-After when the read models cannot reach the head in time', async () => {
-    const t = new Tenant(gw.api, auth, 'stalled'); // not served by the in-process groups
+    const t = new Tenant(h.gw.api, h.auth, 'stalled'); // not served by the in-process groups
     const alice = await t.user('alice');
     const th = await alice.thread([]);
     await alice.say(th.id, 'nobody processes this');
@@ -362,7 +336,7 @@ describe('GET /api/sync', () => {
     assertError(r, 503, 'dependency_unavailable');
     assert.equal(r.headers['retry-after'], '1');
     assert.ok(Date.now() - started < 6000, 'bounded wait');
-    assert.ok(compareSeq(await headSeq(redis, t.id), '0-0' as Seq) > 0);
+    assert.ok(compareSeq(await headSeq(h.redis, t.id), '0-0' as Seq) > 0);
   });
 });
 
@@ -372,7 +346,7 @@ test('the receipts, counters and inbox groups ignore inbox.updated (no feedback 
   const th = await alice.thread(['bob']);
   await alice.say(th.id, 'one');
   await settle(t);
-  const count = async () => (await streamOf(redis, t.id)).filter((e) => e.type === EVENT.inboxUpdated).length;
+  const count = async () => (await streamOf(h.redis, t.id)).filter((e) => e.type === EVENT.inboxUpdated).length;
   const before = await count();
   await waitFor('the stream to stay still', async () => {
     await new Promise((r) => setTimeout(r, 300));

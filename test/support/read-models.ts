@@ -4,7 +4,7 @@
 // thread_participants, threads, read_receipts) to compare with what the counters and inbox
 // groups maintain incrementally.
 import type { Config } from '../../config/index.js';
-import { withTenant, type Sql } from '../../core/db.js';
+import { createSql, withTenant, type Sql } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { seqSortKey, type Seq } from '../../core/seq.js';
@@ -18,7 +18,9 @@ import { receipts } from '../../processors/receipts.js';
 import { previewText } from '../../processors/read-model-facts.js';
 import { groupReached } from '../../projections/sync.js';
 import assert from 'node:assert/strict';
-import type { Tenant, User } from './api.js';
+import { after, before } from 'node:test';
+import type { Authenticator } from '../../core/auth.js';
+import { config as testConfig, createAuthenticator, log as testLog, migrateDb, startTestGateway, testRedis, type Tenant, type TestGateway, type User } from './api.js';
 
 export const READ_MODEL_GROUPS = ['persist', 'counters', 'inbox', 'receipts'] as const;
 export type GroupName = (typeof READ_MODEL_GROUPS)[number];
@@ -42,6 +44,40 @@ export async function startGroups(
 
 export async function stopGroups(groups: ProcessorGroup[] | undefined): Promise<void> {
   await Promise.all((groups ?? []).map((g) => g.stop()));
+}
+
+export interface ReadModelHarness {
+  sql: Sql;
+  redis: RedisClient;
+  auth: Authenticator;
+  gw: TestGateway;
+  groups: ProcessorGroup[];
+  /** Tenants whose streams the in-process groups serve (a test adds the ones it creates). */
+  tenants: Set<string>;
+}
+
+/**
+ * Registers the before/after hooks of a read-model test file: migrations, a Postgres pool, Redis,
+ * a gateway and the four read-model groups in this process, serving the tenants in `tenants`.
+ * The fields are set once `before` ran.
+ */
+export function readModelHarness(app: string): ReadModelHarness {
+  const h = { groups: [] as ProcessorGroup[], tenants: new Set<string>() } as ReadModelHarness;
+  before(async () => {
+    await migrateDb(testConfig);
+    h.sql = createSql(testConfig, { max: 6, app });
+    h.redis = testRedis(testConfig);
+    h.auth = await createAuthenticator(testConfig);
+    h.gw = await startTestGateway(testConfig);
+    h.groups = await startGroups(testConfig, h.sql, testLog, (t) => h.tenants.has(t));
+  });
+  after(async () => {
+    await stopGroups(h.groups);
+    await h.gw?.close();
+    h.redis?.disconnect();
+    await h.sql?.end({ timeout: 5 });
+  });
+  return h;
 }
 
 /** Waits until every group finished every entry up to the head (the head moves: counters append). */
