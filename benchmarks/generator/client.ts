@@ -4,12 +4,11 @@
 // recorded by key for the end-of-run reconciliation and their latency is measured from the
 // intended send time carried in the body.
 import WebSocket from 'ws';
-import type { WorldUser } from '../lib/world.js';
 import { nowUs } from '../lib/clock.js';
 import { comparePos, seqPos, type SeqPos } from '../lib/seq-order.js';
-import { backoffDelay } from '../../core/backoff.js';
 import type { WorkerStats } from './stats.js';
 import { bump } from './stats.js';
+import { ClientLifecycle } from './lifecycle.js';
 
 export interface ClientContext {
   wsUrl: string;
@@ -43,12 +42,10 @@ export function parseBody(body: unknown): { intendedUs: number; warmup: boolean 
   return Number.isFinite(intendedUs) && sp > 0 ? { intendedUs, warmup: body.charAt(sp + 1) === 'w' } : null;
 }
 
-export class BenchClient {
-  state: ClientState = 'idle';
+export class BenchClient extends ClientLifecycle {
   token = '';
   /** Expectations start after the head of the first hello (or of the last resync). */
   firstHead: SeqPos | null = null;
-  leftAtMs = 0;
   /** Keys of this run's messages received, in arrival order (duplicates kept). */
   readonly received: number[] = [];
   resumes = 0;
@@ -62,20 +59,19 @@ export class BenchClient {
   private readonly recent: string[] = [];
   /** Replay bound of the current connection when it resumed (frames up to it are replayed). */
   private replayUntil: SeqPos | null = null;
-  private attempts = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
   private liveSinceUs = 0;
   /** Latest presence version seen per watched user. */
   private readonly presenceVersions = new Map<string, number>();
 
-  constructor(
-    readonly user: WorldUser,
-    readonly tenantName: string,
-    private readonly ctx: ClientContext,
-  ) {}
+  protected get open(): boolean {
+    return this.ws !== null;
+  }
 
-  get live(): boolean {
-    return this.state === 'live';
+  protected close(how: 'leave' | 'drop' | 'shutdown', wasLive: boolean): void {
+    const ws = this.ws as WebSocket;
+    if (how === 'shutdown') this.ws = null; // its close handler then ignores it
+    if (how === 'leave' && wasLive) ws.close(1000, 'bench ramp-down');
+    else ws.terminate();
   }
 
   /** Opens the socket: a first connect, or a resume with lastSeq once the client has a position. */
@@ -145,19 +141,6 @@ export class BenchClient {
       this.attempts = 0;
       this.retry(this.ctx.maxResumeAttempts);
     });
-  }
-
-  private retry(maxAttempts: number): void {
-    this.attempts++;
-    if (this.attempts >= maxAttempts) {
-      this.state = 'gaveup';
-      this.ctx.stats.count('clients_gave_up');
-      return;
-    }
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.state === 'offline') this.connect();
-    }, backoffDelay(this.attempts, { baseMs: 250, capMs: 5000 }));
   }
 
   /** The first frame must be hello: returns null when it is, else the failure reason. */
@@ -289,48 +272,5 @@ export class BenchClient {
     if (this.state !== 'live' || !this.ws) return false;
     this.ws.send(frame);
     return true;
-  }
-
-  /** Ramp-down: leaves for good (expectations end at leftAtMs − grace). */
-  leave(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    const was = this.state;
-    this.state = 'left';
-    this.leftAtMs = Date.now();
-    if (this.ws) {
-      if (was === 'live') this.ws.close(1000, 'bench ramp-down');
-      else this.ws.terminate();
-    }
-  }
-
-  /** Ramp-up after a ramp-down: resumes with lastSeq, so nothing sent meanwhile may be missing. */
-  rejoin(): void {
-    if (this.state !== 'left') return this.connect();
-    this.state = 'offline';
-    this.leftAtMs = 0;
-    this.connect();
-  }
-
-  /** Reconnect storm: drops the TCP connection abruptly and resumes after `offlineMs`. */
-  drop(offlineMs: number): boolean {
-    if (this.state !== 'live' || !this.ws) return false;
-    this.state = 'offline';
-    this.ctx.stats.count('storm_drops');
-    this.ws.terminate();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.state === 'offline') this.connect();
-    }, offlineMs);
-    return true;
-  }
-
-  /** End of run: close without counting it as a disconnect. */
-  shutdown(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const ws = this.ws;
-    this.state = 'left';
-    this.ws = null;
-    ws?.terminate();
   }
 }

@@ -4,12 +4,11 @@
 // per thread — Socket.IO promises no order across rooms, Chorus's per-user stream does — and
 // expectations start after the `hello` head, as with Chorus.
 import { io, type Socket } from 'socket.io-client';
-import type { WorldUser } from '../../lib/world.js';
 import { nowUs } from '../../lib/clock.js';
 import { comparePos, seqPos, type SeqPos } from '../../lib/seq-order.js';
-import { backoffDelay } from '../../../core/backoff.js';
-import { parseBody, type ClientContext, type ClientState } from '../../generator/client.js';
+import { parseBody } from '../../generator/client.js';
 import { bump } from '../../generator/stats.js';
+import { ClientLifecycle } from '../../generator/lifecycle.js';
 
 interface PeerMessage {
   threadId: string;
@@ -18,31 +17,30 @@ interface PeerMessage {
   seq: string;
 }
 
-export class SocketIoClient {
-  state: ClientState = 'idle';
+export class SocketIoClient extends ClientLifecycle {
   token = '';
   firstHead: SeqPos | null = null;
-  leftAtMs = 0;
   readonly received: number[] = [];
   resumes = 0;
   resyncs = 0;
   presenceAway = false;
   subscribeFrame: string | null = null;
   private socket: Socket | null = null;
-  private attempts = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
   private readonly lastByThread = new Map<string, SeqPos>();
   /** Messages that arrived before hello (emitted between the room join and the head read). */
   private early: [PeerMessage, number][] = [];
 
-  constructor(
-    readonly user: WorldUser,
-    readonly tenantName: string,
-    private readonly ctx: ClientContext,
-  ) {}
+  protected get open(): boolean {
+    return this.socket !== null;
+  }
 
-  get live(): boolean {
-    return this.state === 'live';
+  protected close(how: 'leave' | 'drop' | 'shutdown'): void {
+    const s = this.socket as Socket;
+    if (how === 'shutdown') {
+      this.socket = null;
+      s.removeAllListeners();
+    }
+    s.disconnect();
   }
 
   connect(): void {
@@ -135,58 +133,9 @@ export class SocketIoClient {
     if (latency >= 1) stats.interval.recordValue(Math.round(latency));
   }
 
-  private retry(maxAttempts: number): void {
-    this.attempts++;
-    if (this.attempts >= maxAttempts) {
-      this.state = 'gaveup';
-      this.ctx.stats.count('clients_gave_up');
-      return;
-    }
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.state === 'offline') this.connect();
-    }, backoffDelay(this.attempts, { baseMs: 250, capMs: 5000 }));
-  }
-
   /** Heartbeats and presence frames are Chorus protocol: the peer has no presence. */
   send(_frame: string): boolean {
     return false;
-  }
-
-  leave(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    this.state = 'left';
-    this.leftAtMs = Date.now();
-    this.socket?.disconnect();
-  }
-
-  rejoin(): void {
-    if (this.state !== 'left') return this.connect();
-    this.state = 'offline';
-    this.leftAtMs = 0;
-    this.connect();
-  }
-
-  drop(offlineMs: number): boolean {
-    if (this.state !== 'live' || !this.socket) return false;
-    this.state = 'offline';
-    this.ctx.stats.count('storm_drops');
-    this.socket.disconnect();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.state === 'offline') this.connect();
-    }, offlineMs);
-    return true;
-  }
-
-  shutdown(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const s = this.socket;
-    this.state = 'left';
-    this.socket = null;
-    s?.removeAllListeners();
-    s?.disconnect();
   }
 }
 
