@@ -94,7 +94,12 @@ export interface NewEvent {
 
 /** Flat field list for XADD. */
 export function encodeEvent(e: NewEvent): string[] {
-  const f = ['t', e.type, 'v', String(EVENT_VERSION), 'd', JSON.stringify(e.data)];
+  return encodeEventJson(e, JSON.stringify(e.data));
+}
+
+/** The same, for a payload the caller has serialized already (and uses elsewhere too). */
+export function encodeEventJson(e: Omit<NewEvent, 'data'>, dataJson: string): string[] {
+  const f = ['t', e.type, 'v', String(EVENT_VERSION), 'd', dataJson];
   if (e.threadId) f.push('th', e.threadId);
   if (e.users && e.users.length) f.push('u', e.users.join(','));
   if (e.actor) f.push('a', e.actor);
