@@ -1,6 +1,8 @@
 // Attachments on the HTTP side (contract section 2, Attachments): create (validate the declaration,
-// deduplicate by a declared sha256, hand out a signed upload URL), complete (hand the upload to the
-// pipeline with an internal attachment.uploaded event), and the attachment as its readers see it.
+// hand out a signed upload URL), complete (hand the upload to the pipeline with an internal
+// attachment.uploaded event), and the attachment as its readers see it. Creation never looks at what
+// the tenant already stores: a declared sha256 proves nothing, so every attachment is uploaded, and
+// identical bytes are shared only once the pipeline has hashed them (docs/attachments.md, Dedupe).
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { Sql } from '../core/db.js';
@@ -14,10 +16,9 @@ import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { registerTenant } from './tenants.js';
 import { parseBody } from './validate.js';
-import { announce } from '../workers/attachments/outcomes.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
-  findClean, getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
+  getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
 } from '../workers/attachments/records.js';
 import { cleanKey, quarantineKey, thumbnailKey, type ObjectStore, type UploadTarget } from '../workers/storage/store.js';
 
@@ -47,7 +48,8 @@ export const CreateAttachment = z.object({
 
 export interface CreatedAttachment {
   attachment: { id: string; status: AttachmentStatus };
-  upload: (UploadTarget & { method: 'PUT' }) | null;
+  /** Never null (the contract allows null; Chorus does not dedupe before the bytes are proven). */
+  upload: UploadTarget & { method: 'PUT' };
 }
 
 export async function createAttachment(d: AttachmentDeps, p: Principal, body: unknown): Promise<CreatedAttachment> {
@@ -58,22 +60,12 @@ export async function createAttachment(d: AttachmentDeps, p: Principal, body: un
   }
   if (input.size > maxBytes) throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes });
   const id = newId('att');
-  const base = {
+  // The answer must not depend on what the tenant already holds: deduplicating on a declared hash
+  // would hand out bytes the caller never had and tell anyone whether a file exists.
+  await insertAttachment(d.sql, {
     tenantId: p.tenantId, id, uploaderId: p.userId, filename: input.filename, contentType: input.contentType,
-    size: input.size, declaredSha256: input.sha256 ?? null,
-  };
-  if (input.sha256) {
-    const twin = await findClean(d.sql, p.tenantId, input.sha256, input.contentType, input.size);
-    if (twin) {
-      // The tenant already holds these bytes, scanned and validated as this type: share them.
-      await insertAttachment(d.sql, { ...base, status: 'ready', sha256: twin.sha256, thumbWidth: twin.thumbWidth, thumbHeight: twin.thumbHeight });
-      const row = await getAttachment(d.sql, p.tenantId, id);
-      if (!row) throw new Error(`attachment ${id} vanished after insert`);
-      await announce(d.redis, row);
-      return { attachment: { id, status: 'ready' }, upload: null };
-    }
-  }
-  await insertAttachment(d.sql, { ...base, status: 'pending_upload' });
+    size: input.size, declaredSha256: input.sha256 ?? null, status: 'pending_upload',
+  });
   const expiresAt = new Date(Date.now() + uploadUrlTtlS * 1000);
   const target = await d.store.uploadTarget(quarantineKey(p.tenantId, id), { contentType: input.contentType, size: input.size, expiresAt });
   return { attachment: { id, status: 'pending_upload' }, upload: { url: target.url, method: 'PUT', headers: target.headers, expiresAt: target.expiresAt } };
