@@ -86,6 +86,10 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
         if (err instanceof jose.errors.JWTExpired) throw new AppError('token_expired', 'token expired');
         throw new AppError('unauthorized', 'invalid token');
       }
+      // jose checks iat only together with maxTokenAge; a token "issued" later than now is refused here.
+      if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + clockToleranceS) {
+        throw new AppError('unauthorized', 'token issued in the future (iat)');
+      }
       const tid = payload['tid'];
       const sub = payload.sub;
       if (!isId(tid)) throw new AppError('unauthorized', 'token has no valid tid claim');
