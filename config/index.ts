@@ -87,6 +87,8 @@ const EnvSchema = z.object({
   CHORUS_RATE_EMIT_TENANT_BURST: int(1000),
   CHORUS_RATE_PRESENCE_USER_PER_S: int(10),
   CHORUS_RATE_PRESENCE_USER_BURST: int(20),
+  CHORUS_RATE_DEV_TOKEN_PER_S: int(5),
+  CHORUS_RATE_DEV_TOKEN_BURST: int(50),
 
   // typing indicators: on by default; switched off for a while when the fanout budget is exceeded
   CHORUS_TYPING_ENABLED: bool.optional(),
@@ -330,6 +332,8 @@ export interface Config {
     emitTenant: { rate: number; burst: number };
     /** GET /api/presence per user (no tenant bucket). */
     presenceReadUser: { rate: number; burst: number };
+    /** POST /dev/token per client address (IPv6: per /64). */
+    devTokenClient: { rate: number; burst: number };
   };
 }
 
@@ -600,6 +604,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emitUser: { rate: e.CHORUS_RATE_EMIT_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_USER_BURST) },
       emitTenant: { rate: e.CHORUS_RATE_EMIT_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_TENANT_BURST) },
       presenceReadUser: { rate: e.CHORUS_RATE_PRESENCE_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_PRESENCE_USER_BURST) },
+      devTokenClient: { rate: e.CHORUS_RATE_DEV_TOKEN_PER_S, burst: Math.max(1, e.CHORUS_RATE_DEV_TOKEN_BURST) },
     },
   };
 }
