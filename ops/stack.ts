@@ -103,8 +103,9 @@ async function banner(config: Config, url: string, ready: boolean, roles: RolePr
   if (config.devSecretsFile) {
     lines.push(
       '',
-      `DEV SECRETS in ${config.devSecretsFile} (0600): generated for this data dir, not for production.`,
-      '  They sign tokens, object URLs and provider callbacks of this stack; delete the file to replace them.',
+      `!! DEV SECRETS: ${config.devSecretsFile} (mode 0600)`,
+      '!! Random, generated for this data dir: they sign its tokens, object URLs and provider callbacks.',
+      '!! Dev secrets only: production refuses to start without its own (docs/secrets.md). Delete the file to replace them.',
     );
   }
   if (config.devAuth && config.jwt.hmacKeys.length) {
