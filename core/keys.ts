@@ -91,4 +91,6 @@ export const keys = {
 /** Rate-limit buckets: `scope` names what is limited (e.g. msg:user, msg:tenant, ws:user). */
 export const rateKeys = {
   bucket: (t: string, scope: string, id: string) => `chorus:{${t}}:rl:${scope}:${id}`,
+  /** A bucket of a client address, for routes no tenant is known on yet (POST /dev/token). */
+  client: (scope: string, address: string) => `chorus:rl:client:${scope}:${address}`,
 } as const;

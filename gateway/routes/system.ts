@@ -4,6 +4,7 @@ import type { Router } from '../http/router.js';
 import type { RouteContext } from './context.js';
 import { registry } from '../../core/metrics.js';
 import { AppError } from '../../core/errors.js';
+import { enforceClient } from '../../core/rate-limit.js';
 import { Id } from '../../ingest/schemas.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -36,6 +37,8 @@ export function systemRoutes(r: Router, ctx: RouteContext): void {
 
   r.post('/dev/token', { name: 'dev_token', auth: false, body: true }, async (req) => {
     if (!ctx.config.devAuth) throw new AppError('not_found', 'no such route');
+    // Anyone who reaches a dev-auth gateway may mint any identity; at least not as fast as they like.
+    await enforceClient(ctx.redis, 'dev_token', req.remoteAddress, ctx.config.rateLimits.devTokenClient);
     const parsed = DevToken.safeParse(req.body ?? {});
     if (!parsed.success) {
       const i = parsed.error.issues[0];
