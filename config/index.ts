@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   CHORUS_STREAM_MAX_LEN: int(1_000_000),
   CHORUS_PROCESSOR_BATCH: int(200),
   CHORUS_PROCESSOR_BLOCK_MS: int(1000),
+  CHORUS_PROCESSOR_GATHER_MS: int(20),
   CHORUS_CLAIM_IDLE_MS: int(15_000),
   CHORUS_CLAIM_INTERVAL_MS: int(2_000),
   CHORUS_MAX_DELIVERIES: int(5),
@@ -203,6 +204,8 @@ export interface Config {
   processors: {
     batch: number;
     blockMs: number;
+    /** After a read that did not fill a batch, wait this long before the next read, so batches form under load. */
+    gatherMs: number;
     claimIdleMs: number;
     claimIntervalMs: number;
     maxDeliveries: number;
@@ -555,6 +558,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     processors: {
       batch: Math.max(1, e.CHORUS_PROCESSOR_BATCH),
       blockMs: e.CHORUS_PROCESSOR_BLOCK_MS,
+      gatherMs: Math.min(1000, e.CHORUS_PROCESSOR_GATHER_MS),
       claimIdleMs: e.CHORUS_CLAIM_IDLE_MS,
       claimIntervalMs: Math.max(50, e.CHORUS_CLAIM_INTERVAL_MS),
       maxDeliveries: Math.max(1, e.CHORUS_MAX_DELIVERIES),

@@ -173,6 +173,11 @@ export class Runner {
         lane.reading = false;
       }
       await Promise.all(batches.map((b) => this.processUntilDone(b.tenantId, b.events)));
+      // A read that did not fill a batch: let the next one gather (every batch costs a read, an
+      // ack and a transaction whatever its size). A full batch means a backlog: read on at once.
+      const { gatherMs } = this.opts.config.processors;
+      const read = batches.reduce((n, b) => n + b.events.length, 0);
+      if (gatherMs > 0 && read > 0 && read < this.batchSize && this.running && lane.active) await sleep(gatherMs, this.abort.signal);
     }
   }
 
