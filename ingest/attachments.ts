@@ -13,6 +13,7 @@ import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { registerTenant } from './tenants.js';
 import { parseBody } from './validate.js';
+import { charCount, StoredText } from './schemas.js';
 import { announce } from '../workers/attachments/outcomes.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
@@ -29,16 +30,15 @@ export interface AttachmentDeps {
 
 const MAX_FILENAME_CHARS = 255;
 
-const Filename = z
-  .string()
-  .refine((s) => [...s].length >= 1 && [...s].length <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
+const Filename = StoredText
+  .refine((s) => charCount(s) >= 1 && charCount(s) <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'must not contain control characters or slashes')
   .refine((s) => s !== '.' && s !== '..', 'must be a file name');
 
 export const CreateAttachment = z.object({
   filename: Filename,
-  contentType: z.string().min(1).max(255).transform((s) => s.trim().toLowerCase()),
+  contentType: StoredText.min(1).max(255).transform((s) => s.trim().toLowerCase()),
   size: z.number().int('must be an integer').positive('must be at least 1'),
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()).optional(),
   tenantId: z.string().optional(),
