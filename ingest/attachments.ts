@@ -53,9 +53,13 @@ export async function createAttachment(d: AttachmentDeps, p: Principal, body: un
   const input = parseBody(CreateAttachment, body, p);
   const { maxBytes, allowedTypes, uploadUrlTtlS } = d.config.attachments;
   if (!allowedTypes.includes(input.contentType)) {
-    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, { allowed: allowedTypes });
+    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, {
+      allowed: allowedTypes, issues: [{ field: 'contentType', message: 'is not allowed' }],
+    });
   }
-  if (input.size > maxBytes) throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes });
+  if (input.size > maxBytes) {
+    throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes, issues: [{ field: 'size', message: `must be at most ${maxBytes}` }] });
+  }
   const id = newId('att');
   const base = {
     tenantId: p.tenantId, id, uploaderId: p.userId, filename: input.filename, contentType: input.contentType,

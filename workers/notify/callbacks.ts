@@ -30,7 +30,7 @@ const StatusEvent = z.object({
   providerMessageId: StoredText.max(256).optional(),
   reason: StoredText.max(500).optional(),
 });
-export const CallbackBody = z.union([StatusEvent, z.object({ events: z.array(StatusEvent).min(1).max(100) })]);
+const CallbackBatch = z.object({ events: z.array(StatusEvent).min(1).max(100) });
 export type StatusEvent = z.infer<typeof StatusEvent>;
 
 export function parseCallback(raw: Buffer): StatusEvent[] {
@@ -40,9 +40,16 @@ export function parseCallback(raw: Buffer): StatusEvent[] {
   } catch {
     throw new AppError('invalid_json', 'body is not valid JSON');
   }
-  const r = CallbackBody.safeParse(body);
+  // One event or a batch of them, told apart by `events`, so that a refusal names the bad field
+  // (a union would only say that neither shape matched).
+  if (body && typeof body === 'object' && 'events' in body) {
+    const r = CallbackBatch.safeParse(body);
+    if (!r.success) throw invalidRequest(r.error);
+    return r.data.events;
+  }
+  const r = StatusEvent.safeParse(body);
   if (!r.success) throw invalidRequest(r.error);
-  return 'events' in r.data ? r.data.events : [r.data];
+  return [r.data];
 }
 
 /** Applies status events, forward only; returns how many delivery rows moved. */
