@@ -16,6 +16,7 @@ import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { registerTenant } from './tenants.js';
 import { parseBody } from './validate.js';
+import { charCount, StoredText } from './schemas.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
   getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
@@ -31,16 +32,15 @@ export interface AttachmentDeps {
 
 const MAX_FILENAME_CHARS = 255;
 
-const Filename = z
-  .string()
-  .refine((s) => [...s].length >= 1 && [...s].length <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
+const Filename = StoredText
+  .refine((s) => charCount(s) >= 1 && charCount(s) <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'must not contain control characters or slashes')
   .refine((s) => s !== '.' && s !== '..', 'must be a file name');
 
 export const CreateAttachment = z.object({
   filename: Filename,
-  contentType: z.string().min(1).max(255).transform((s) => s.trim().toLowerCase()),
+  contentType: StoredText.min(1).max(255).transform((s) => s.trim().toLowerCase()),
   size: z.number().int('must be an integer').positive('must be at least 1'),
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()).optional(),
   tenantId: z.string().optional(),
@@ -56,9 +56,13 @@ export async function createAttachment(d: AttachmentDeps, p: Principal, body: un
   const input = parseBody(CreateAttachment, body, p);
   const { maxBytes, allowedTypes, uploadUrlTtlS } = d.config.attachments;
   if (!allowedTypes.includes(input.contentType)) {
-    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, { allowed: allowedTypes });
+    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, {
+      allowed: allowedTypes, issues: [{ field: 'contentType', message: 'is not allowed' }],
+    });
   }
-  if (input.size > maxBytes) throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes });
+  if (input.size > maxBytes) {
+    throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes, issues: [{ field: 'size', message: `must be at most ${maxBytes}` }] });
+  }
   const id = newId('att');
   // The answer must not depend on what the tenant already holds: deduplicating on a declared hash
   // would hand out bytes the caller never had and tell anyone whether a file exists.
