@@ -122,6 +122,9 @@ async function pgCtlStart(config: Config, p: PgPaths, log: Logger): Promise<numb
     '-c fsync=on',
     '-c max_connections=200',
     '-c shared_buffers=128MB',
+    // Per-statement cost (calls, time, rows), for the cost work and operators: the extension is
+    // created in the app database by ensureAppRole and readable by the app role (pg_read_all_stats).
+    '-c shared_preload_libraries=pg_stat_statements',
   ].join(' ');
   // After a SIGKILL of the postmaster its backends need a moment to notice and release shared
   // memory; until then a new postmaster refuses to start ("shared memory block is still in use").
@@ -231,7 +234,17 @@ export async function ensureAppRole(config: Config, log: Logger): Promise<void> 
       await sql`create database ${sql(database)} owner ${sql(user)}`;
       log.info({ database }, 'postgres database created');
     }
+    await sql`grant pg_read_all_stats to ${sql(user)}`;
   } finally {
     await sql.end({ timeout: 5 });
+  }
+  const app = postgres({ path: `${socketDir}/.s.PGSQL.${port}`, user: 'postgres', database, max: 1, onnotice: () => undefined });
+  try {
+    await app`create extension if not exists pg_stat_statements`;
+  } catch (err) {
+    // A server started before shared_preload_libraries named it: statistics stay off until a restart.
+    log.warn({ err }, 'pg_stat_statements unavailable');
+  } finally {
+    await app.end({ timeout: 5 });
   }
 }

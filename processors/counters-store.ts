@@ -104,19 +104,39 @@ async function upsertFacts(tx: Tx, t: CountersTables, tenantId: string, up: Retu
   }
 }
 
-/** +1/-1 on the rows of the other participants who had not read past the message. */
-async function applyDeltas(tx: Tx, t: CountersTables, tenantId: string, deltas: CounterDelta[]): Promise<void> {
-  if (!deltas.length) return;
+/**
+ * One UPDATE per touched row, not one per concern: +1/-1 on the rows of the other participants who
+ * had not read past the message (the deltas), and every row of the threads whose activity moved
+ * gets its activity key (last live message, else creation). As two statements each participant's
+ * row was rewritten twice per message.
+ */
+async function applyDeltasAndActivity(tx: Tx, t: CountersTables, tenantId: string, deltas: CounterDelta[], threads: string[]): Promise<void> {
+  if (!deltas.length && !threads.length) return;
   await tx`
-    update ${tx(t.counters)} as c set unread_count = c.unread_count + x.n, updated_at = now()
-    from (
+    with d as (
       select c2.thread_id, c2.user_id, sum(d.delta)::int as n
       from jsonb_to_recordset(${asJson(tx, deltas)}::jsonb) as d(thread_id text, seq_key text, sender_id text, delta int)
       join ${tx(t.counters)} c2 on c2.tenant_id = ${tenantId} and c2.thread_id = d.thread_id
         and c2.user_id <> d.sender_id and d.seq_key > coalesce(c2.last_read_seq_key, '')
       group by c2.thread_id, c2.user_id
-    ) as x
-    where c.tenant_id = ${tenantId} and c.thread_id = x.thread_id and c.user_id = x.user_id and x.n <> 0`;
+    ), a as (
+      select x.thread_id, coalesce((select f.seq_key from ${tx(t.messages)} f
+          where f.tenant_id = ${tenantId} and f.thread_id = x.thread_id and not f.deleted
+          order by f.seq_key desc limit 1), th.created_key, '') as k
+      from jsonb_array_elements_text(${asJson(tx, threads)}::jsonb) as x(thread_id)
+      left join ${tx(t.threads)} th on th.tenant_id = ${tenantId} and th.thread_id = x.thread_id
+    ), target as (
+      select c3.thread_id, c3.user_id, d.n, a.k
+      from a join ${tx(t.counters)} c3 on c3.tenant_id = ${tenantId} and c3.thread_id = a.thread_id
+      left join d on d.thread_id = c3.thread_id and d.user_id = c3.user_id
+      union all
+      select d.thread_id, d.user_id, d.n, null from d where not exists (select 1 from a where a.thread_id = d.thread_id)
+    )
+    update ${tx(t.counters)} as c
+    set unread_count = c.unread_count + coalesce(x.n, 0), activity_key = coalesce(x.k, c.activity_key), updated_at = now()
+    from target as x
+    where c.tenant_id = ${tenantId} and c.thread_id = x.thread_id and c.user_id = x.user_id
+      and (coalesce(x.n, 0) <> 0 or (x.k is not null and c.activity_key <> x.k))`;
 }
 
 /**
@@ -163,21 +183,6 @@ export async function syncPairs(tx: Tx, t: CountersTables, tenantId: string, pai
       last_read_seq_key = excluded.last_read_seq_key, activity_key = excluded.activity_key, updated_at = now()
     where (c.unread_count, c.last_read_message_id, c.last_read_seq_key, c.activity_key)
       is distinct from (excluded.unread_count, excluded.last_read_message_id, excluded.last_read_seq_key, excluded.activity_key)`;
-}
-
-/** Moves the activity key of every row of the threads to their last live message (else creation). */
-async function syncActivity(tx: Tx, t: CountersTables, tenantId: string, threads: string[]): Promise<void> {
-  if (!threads.length) return;
-  await tx`
-    update ${tx(t.counters)} as c set activity_key = a.k, updated_at = now()
-    from (
-      select x.thread_id, coalesce((select f.seq_key from ${tx(t.messages)} f
-          where f.tenant_id = ${tenantId} and f.thread_id = x.thread_id and not f.deleted
-          order by f.seq_key desc limit 1), th.created_key, '') as k
-      from jsonb_array_elements_text(${asJson(tx, threads)}::jsonb) as x(thread_id)
-      left join ${tx(t.threads)} th on th.tenant_id = ${tenantId} and th.thread_id = x.thread_id
-    ) as a
-    where c.tenant_id = ${tenantId} and c.thread_id = a.thread_id and c.activity_key <> a.k`;
 }
 
 export interface Notification {
@@ -246,10 +251,10 @@ export async function applyCounters(tx: Tx, t: CountersTables, tenantId: string,
   const stored = await loadCounterFacts(tx, t, tenantId, batch);
   const plan = planCounters(batch, stored);
   await upsertFacts(tx, t, tenantId, plan.upsert);
-  // Deltas before the recomputed pairs: a pair recomputed in this batch ends exact either way.
-  await applyDeltas(tx, t, tenantId, plan.deltas);
+  // Deltas and activity before the recomputed pairs: a pair recomputed in this batch ends exact
+  // either way (syncPairs derives its unread count and activity key from the facts).
+  await applyDeltasAndActivity(tx, t, tenantId, plan.deltas, plan.activityThreads);
   await syncPairs(tx, t, tenantId, plan.pairs);
-  await syncActivity(tx, t, tenantId, plan.activityThreads);
   return plan.notify;
 }
 

@@ -15,7 +15,7 @@ import { loadFacts, threadInfo } from './facts.js';
 import { notificationIdOf, previewOf, type MessageJob } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { addToDigest, enqueueJob } from './queue.js';
-import { cancelPending, deliveryKeyOf, recordDeliveries, upsertIntents, type IntentRow } from './store.js';
+import { cancelPending, deliveryKeyOf, upsertIntents, type IntentRow } from './store.js';
 
 export class InvalidMessageEventError extends Error {}
 
@@ -112,11 +112,15 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
         skipped[channel] = d.reason;
         continue;
       }
+      // An in-app decision to notify is written as sent: its delivery follows the upsert in this
+      // batch (and again on redelivery, deduplicated by the publish script's markers).
+      const inAppNow = d.notify && channel === 'inApp';
       const row: IntentRow = {
         message_id: m.id, user_id: userId, channel, notification_id: notificationId, thread_id: m.threadId, urgent,
-        status: d.notify ? (waits ? 'digest_pending' : 'queued') : d.reason === 'message_deleted' ? 'cancelled' : 'suppressed',
-        reason: d.notify ? (waits ? 'digest' : urgent ? 'urgent' : 'in_app') : d.reason,
+        status: inAppNow ? 'sent' : d.notify ? (waits ? 'digest_pending' : 'queued') : d.reason === 'message_deleted' ? 'cancelled' : 'suppressed',
+        reason: inAppNow ? 'sent_via_in_app' : d.notify ? (waits ? 'digest' : urgent ? 'urgent' : 'in_app') : d.reason,
         skipped: null,
+        ...(inAppNow ? { attempts: 1 } : {}),
       };
       rows.push(row);
       if (channel === 'inApp') inAppRow = row;
@@ -132,8 +136,11 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
   // failed between the upsert and the enqueue enqueues on redelivery; the markers stop doubles.
   const current = await upsertIntents(sql, tenantId, rows);
   // In-app is delivered here, with the facts and preferences just read: the in-app channel queue was
-  // one more append, read, decode, re-check and ack per recipient for the same decision.
-  const inApp = current.filter((row) => row.channel === 'inApp' && row.status === 'queued').map((row) => jobs.get(deliveryKeyOf(row)))
+  // one more append, read, decode, re-check and ack per recipient for the same decision. Every row
+  // of the batch that stands as sent is published: the script's markers drop what was published
+  // before (a redelivered batch), and a crash between the upsert and the publish is made good by the
+  // redelivery.
+  const inApp = current.filter((row) => row.channel === 'inApp' && row.status === 'sent').map((row) => jobs.get(deliveryKeyOf(row)))
     .filter((j): j is MessageJob => j !== undefined);
   await Promise.all([
     deliverInAppNow(ctx, inApp),
@@ -151,7 +158,7 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
   ]);
 }
 
-/** Publishes the in-app notifications of a batch and records them sent (the row goes queued → sent). */
+/** Publishes the in-app notifications of a batch (their rows were written as sent). */
 async function deliverInAppNow(ctx: IntentContext, jobs: MessageJob[]): Promise<void> {
   if (!jobs.length) return;
   const published = await deliverInApp(ctx, jobs);
@@ -161,10 +168,6 @@ async function deliverInAppNow(ctx: IntentContext, jobs: MessageJob[]): Promise<
     metrics.notifyDispatchLatency.observe({ channel: 'inApp', priority: job.urgent ? 'urgent' : 'normal' }, (now - job.enqueuedAt) / 1000);
     metrics.notifyDecisions.inc({ channel: 'inApp', reason: 'sent_via_in_app' });
   }
-  await recordDeliveries(ctx.sql, ctx.tenantId, published.map(({ job, seq }) => ({
-    message_id: job.messageId, user_id: job.userId, channel: 'inApp' as const, status: 'sent' as const, reason: 'sent_via_in_app',
-    attempts: 1, ...(seq ? { provider_message_id: seq } : {}),
-  })));
 }
 
 /**
