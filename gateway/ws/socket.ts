@@ -93,7 +93,8 @@ export function registerWs(d: WsDeps): void {
         return;
       case 'typing': {
         if (!conn.threads.has(f.threadId)) return refuse(conn, 'not_participant', 'not a participant of this thread');
-        if (!d.typing.enabled()) return refuse(conn, 'feature_disabled', 'typing indicators are switched off');
+        const disabled = d.typing.disabledReason(conn.tenantId);
+        if (disabled) return refuse(conn, 'feature_disabled', disabled);
         const [u, t] = await Promise.all([
           take(d.redis, conn.tenantId, 'emit:user', conn.userId, config.rateLimits.emitUser),
           take(d.redis, conn.tenantId, 'emit:tenant', '_', config.rateLimits.emitTenant),
