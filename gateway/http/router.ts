@@ -22,6 +22,8 @@ export interface Request {
   /** Raw body bytes (routes with `body: 'raw'`). */
   rawBody?: Buffer;
   traceId: string;
+  /** The peer's address as uWS reports it (no proxy header is trusted). */
+  remoteAddress: string;
   principal?: Principal;
 }
 
@@ -117,6 +119,7 @@ export class Router {
         },
         body: undefined,
         traceId: traceIdFrom(ureq.getHeader('traceparent'), ureq.getHeader('x-request-id')),
+        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
       };
       const framing = { length: ureq.getHeader('content-length'), chunked: ureq.getHeader('transfer-encoding') !== '' };
       const finish = (r: Result, close?: boolean) => this.respond(res, state, req, o, r, started, close);
