@@ -44,7 +44,8 @@ export interface WsDeps {
 function reject(res: UWS.HttpResponse, state: { aborted: boolean }, status: number, code: string, message: string): void {
   if (state.aborted) return;
   res.cork(() => {
-    res.writeStatus(`${status}`).writeHeader('content-type', 'application/json');
+    res.writeStatus(`${status}`).writeHeader('content-type', 'application/json')
+      .writeHeader('cache-control', 'no-store').writeHeader('x-content-type-options', 'nosniff');
     if (status === 503 || status === 429) res.writeHeader('retry-after', status === 429 ? '5' : '1');
     res.end(errorBody(code, message));
   });
