@@ -2,9 +2,13 @@
 // Every option has its documented default here; README's configuration table mirrors this file.
 import path from 'node:path';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import { z } from 'zod';
+import { ConfigError, devSecretsPath, loadDevSecrets, requireStrongSecret, type DevSecrets } from './secrets.js';
+
+export { ConfigError } from './secrets.js';
 
 const bool = z
   .string()
@@ -32,8 +36,10 @@ const EnvSchema = z.object({
   // identity
   JWT_ALGORITHMS: z.string().default('HS256'),
   JWT_SECRET: z.string().optional(),
+  JWT_SECRETS: z.string().optional(),
   JWT_PUBLIC_KEY: z.string().optional(),
   JWT_JWKS_URL: z.string().optional(),
+  JWT_JWKS: z.string().optional(),
   JWT_ISSUER: z.string().default('chorus'),
   JWT_AUDIENCE: z.string().default('chorus'),
   JWT_CLOCK_TOLERANCE_S: int(5),
@@ -51,6 +57,7 @@ const EnvSchema = z.object({
   CHORUS_STREAM_MAX_LEN: int(1_000_000),
   CHORUS_PROCESSOR_BATCH: int(200),
   CHORUS_PROCESSOR_BLOCK_MS: int(1000),
+  CHORUS_PROCESSOR_GATHER_MS: int(20),
   CHORUS_CLAIM_IDLE_MS: int(15_000),
   CHORUS_CLAIM_INTERVAL_MS: int(2_000),
   CHORUS_MAX_DELIVERIES: int(5),
@@ -85,6 +92,8 @@ const EnvSchema = z.object({
   CHORUS_RATE_EMIT_TENANT_BURST: int(1000),
   CHORUS_RATE_PRESENCE_USER_PER_S: int(10),
   CHORUS_RATE_PRESENCE_USER_BURST: int(20),
+  CHORUS_RATE_DEV_TOKEN_PER_S: int(5),
+  CHORUS_RATE_DEV_TOKEN_BURST: int(50),
 
   // typing indicators: on by default; switched off for a while when the fanout budget is exceeded
   CHORUS_TYPING_ENABLED: bool.optional(),
@@ -175,15 +184,23 @@ export interface Config {
   /** Niceness of the roles off the realtime path (processors, workers); 0 keeps them at normal priority. */
   backgroundNice: number;
   devAuth: boolean;
+  /** The dev secrets file of the data dir when a secret came from it (never in production). */
+  devSecretsFile?: string;
   redis: { url?: string; clusterNodes?: string[]; socketPath: string; commandTimeoutMs: number };
   /** A request still unanswered after this answers 503 dependency_unavailable (never hangs). */
   httpTimeoutMs: number;
   database: { url?: string; socketDir: string; port: number; user: string; database: string };
   jwt: {
     algorithms: string[];
-    secret?: string;
+    /**
+     * HMAC keys (HS256/384/512) by kid; the first is the current one (signs dev tokens). A token names
+     * its key in its `kid` header; a token without one is checked with the key of kid `default`.
+     */
+    hmacKeys: { kid: string; secret: string }[];
+    /** At most one asymmetric key source: a PEM public key, a remote JWKS, or a local JWKS. */
     publicKey?: string;
     jwksUrl?: string;
+    jwks?: { keys: Record<string, unknown>[] };
     issuer: string;
     audience: string;
     clockToleranceS: number;
@@ -196,6 +213,8 @@ export interface Config {
   processors: {
     batch: number;
     blockMs: number;
+    /** After a read that did not fill a batch, wait this long before the next read, so batches form under load. */
+    gatherMs: number;
     claimIdleMs: number;
     claimIntervalMs: number;
     maxDeliveries: number;
@@ -265,7 +284,7 @@ export interface Config {
       localDir: string;
       /** Base of the signed URLs of the local store (the gateway serves /objects/...). */
       publicUrl: string;
-      /** HMAC secret of the local store's signed URLs (derived from the data dir outside production). */
+      /** HMAC secret of the local store's signed URLs (the dev secrets file's outside production, unless set). */
       urlSecret: string;
       s3: { bucket: string; region: string; endpoint?: string; forcePathStyle: boolean; prefix: string };
     };
@@ -325,12 +344,9 @@ export interface Config {
     emitTenant: { rate: number; burst: number };
     /** GET /api/presence per user (no tenant bucket). */
     presenceReadUser: { rate: number; burst: number };
+    /** POST /dev/token per client address (IPv6: per /64). */
+    devTokenClient: { rate: number; burst: number };
   };
-}
-
-/** The dev-only HS256 secret: stable per data dir so tokens survive restarts, never used in production. */
-function devSecret(dataDir: string): string {
-  return crypto.createHash('sha256').update(`chorus-dev-secret:${path.resolve(dataDir)}`).digest('hex');
 }
 
 function shortSocketDir(dataDir: string): string {
@@ -341,16 +357,68 @@ function shortSocketDir(dataDir: string): string {
   return path.join(os.tmpdir(), `chorus-${h}`);
 }
 
-export class ConfigError extends Error {}
+type Env = z.infer<typeof EnvSchema>;
+/** What the section builders share: the environment kind, paths, and the dev secrets (read on first need). */
+interface Context { production: boolean; dataDir: string; socketDir: string; dev: () => DevSecrets }
 
-function attachmentsConfig(e: z.infer<typeof EnvSchema>, c: { production: boolean; dataDir: string; socketDir: string }): Config['attachments'] {
+const KID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** JWT_SECRETS `kid:secret,kid:secret` (the first signs), or JWT_SECRET as the one key of kid `default`. */
+function hmacKeys(e: Env, algorithms: string[], c: Context): Config['jwt']['hmacKeys'] {
+  if (e.JWT_SECRET !== undefined && e.JWT_SECRETS !== undefined) throw new ConfigError('set JWT_SECRET or JWT_SECRETS, not both');
+  let keys: Config['jwt']['hmacKeys'] = [];
+  if (e.JWT_SECRETS !== undefined) {
+    for (const part of e.JWT_SECRETS.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const at = part.indexOf(':');
+      const kid = part.slice(0, at);
+      const secret = part.slice(at + 1);
+      if (at < 0 || !KID_RE.test(kid) || !secret) throw new ConfigError(`JWT_SECRETS: "${kid || part.slice(0, 8)}…" is not kid:secret (kid ^[A-Za-z0-9._-]{1,64}$)`);
+      if (keys.some((k) => k.kid === kid)) throw new ConfigError(`JWT_SECRETS: kid "${kid}" appears twice`);
+      keys.push({ kid, secret });
+    }
+    if (!keys.length) throw new ConfigError('JWT_SECRETS is set but names no kid:secret');
+  } else if (e.JWT_SECRET) keys = [{ kid: 'default', secret: e.JWT_SECRET }];
+  else if (algorithms.some((a) => a.startsWith('HS'))) {
+    if (c.production) throw new ConfigError('JWT_SECRET (or JWT_SECRETS) is required in production while JWT_ALGORITHMS allows HS256');
+    keys = [{ kid: 'default', secret: c.dev().jwt }];
+  }
+  if (c.production) {
+    for (const k of keys) requireStrongSecret(e.JWT_SECRETS !== undefined ? `JWT_SECRETS (kid "${k.kid}")` : 'JWT_SECRET', k.secret);
+  }
+  return keys;
+}
+
+/** JWT_JWKS: a JSON Web Key Set inline (`{"keys":[…]}`) or the path of a file holding one. */
+function localJwks(v: string | undefined): Config['jwt']['jwks'] {
+  if (v === undefined || !v.trim()) return undefined;
+  let text = v.trim();
+  if (!text.startsWith('{')) {
+    try {
+      text = fs.readFileSync(text, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`JWT_JWKS: cannot read the file ${v}: ${(err as Error).message}`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`JWT_JWKS is not valid JSON: ${(err as Error).message}`);
+  }
+  const jwks = z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).safeParse(parsed);
+  if (!jwks.success) throw new ConfigError('JWT_JWKS must be a JSON Web Key Set: {"keys":[{"kty":…,"kid":…},…]} with at least one key');
+  return jwks.data;
+}
+
+function attachmentsConfig(e: Env, c: Context): Config['attachments'] {
   if (e.CHORUS_STORAGE === 's3' && !e.CHORUS_S3_BUCKET) throw new ConfigError('CHORUS_STORAGE=s3 needs CHORUS_S3_BUCKET');
   if (e.CHORUS_STORAGE === 'local' && c.production && !e.CHORUS_OBJECT_URL_SECRET) {
     throw new ConfigError('CHORUS_OBJECT_URL_SECRET is required for local object storage in production');
   }
+  if (c.production && e.CHORUS_OBJECT_URL_SECRET !== undefined) requireStrongSecret('CHORUS_OBJECT_URL_SECRET', e.CHORUS_OBJECT_URL_SECRET);
   const host = ['0.0.0.0', '::', ''].includes(e.HOST) ? '127.0.0.1' : e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
-  const urlSecret = e.CHORUS_OBJECT_URL_SECRET
-    ?? crypto.createHash('sha256').update(`chorus-dev-object-url-secret:${c.dataDir}`).digest('hex');
+  // Outside production an unset secret comes from the dev secrets file (S3 never uses it: not read then).
+  const urlSecret = e.CHORUS_OBJECT_URL_SECRET ?? (c.production || e.CHORUS_STORAGE !== 'local' ? '' : c.dev().objectUrl);
   return {
     maxBytes: Math.max(1, e.CHORUS_ATTACHMENT_MAX_BYTES),
     allowedTypes: e.CHORUS_ATTACHMENT_TYPES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
@@ -382,10 +450,12 @@ function attachmentsConfig(e: z.infer<typeof EnvSchema>, c: { production: boolea
   };
 }
 
-function notifyConfig(e: z.infer<typeof EnvSchema>, c: { production: boolean; dataDir: string; socketDir: string }): Config['notify'] {
-  // Outside production the callback secrets default to values derived from the data dir (like the dev JWT secret).
-  const devSecret = (channel: string) =>
-    c.production ? undefined : crypto.createHash('sha256').update(`chorus-dev-${channel}-callback:${c.dataDir}`).digest('hex');
+function notifyConfig(e: Env, c: Context): Config['notify'] {
+  // Production: unset means callbacks are refused, set means strong enough. Elsewhere unset means the dev secrets file's.
+  const callbackSecret = (variable: string, value: string | undefined, dev: () => string) => {
+    if (c.production && value !== undefined) requireStrongSecret(variable, value);
+    return value ?? (c.production ? undefined : dev());
+  };
   return {
     retry: {
       baseMs: Math.max(1, e.CHORUS_NOTIFY_RETRY_BASE_MS),
@@ -410,14 +480,14 @@ function notifyConfig(e: z.infer<typeof EnvSchema>, c: { production: boolean; da
       local: !e.CHORUS_SMTP_URL,
       pool: Math.max(1, e.CHORUS_SMTP_POOL),
       from: e.CHORUS_EMAIL_FROM,
-      callbackSecret: e.CHORUS_EMAIL_CALLBACK_SECRET ?? devSecret('email'),
+      callbackSecret: callbackSecret('CHORUS_EMAIL_CALLBACK_SECRET', e.CHORUS_EMAIL_CALLBACK_SECRET, () => c.dev().emailCallback),
     },
     push: {
       provider: 'push-gateway',
       url: e.CHORUS_PUSH_GATEWAY_URL,
       socketPath: path.join(c.socketDir, 'notify', 'push.sock'),
       local: !e.CHORUS_PUSH_GATEWAY_URL,
-      callbackSecret: e.CHORUS_PUSH_CALLBACK_SECRET ?? devSecret('push'),
+      callbackSecret: callbackSecret('CHORUS_PUSH_CALLBACK_SECRET', e.CHORUS_PUSH_CALLBACK_SECRET, () => c.dev().pushCallback),
     },
   };
 }
@@ -459,11 +529,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const socketDir = shortSocketDir(dataDir);
   const algorithms = e.JWT_ALGORITHMS.split(',').map((s) => s.trim()).filter(Boolean);
   if (algorithms.some((a) => a.toLowerCase() === 'none')) throw new ConfigError('JWT_ALGORITHMS must not contain "none"');
-  let secret = e.JWT_SECRET;
-  if (!secret && algorithms.includes('HS256')) {
-    if (production) throw new ConfigError('JWT_SECRET is required for HS256 in production');
-    secret = devSecret(dataDir);
-  }
+  const asymmetric = (['JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'JWT_JWKS'] as const).filter((k) => e[k] !== undefined && e[k].trim() !== '');
+  if (asymmetric.length > 1) throw new ConfigError(`set one asymmetric key source, not ${asymmetric.join(' and ')}`);
+  // The dev secrets file is read (or created) only when some secret is not configured, never in production.
+  const devFile: { secrets?: DevSecrets } = {};
+  const c: Context = { production, dataDir, socketDir, dev: () => (devFile.secrets ??= loadDevSecrets(dataDir)) };
+  const jwtKeys = hmacKeys(e, algorithms, c);
+  const attachments = attachmentsConfig(e, c);
+  const notify = notifyConfig(e, c);
   const origins = e.CHORUS_ALLOWED_ORIGINS.trim();
   return {
     env: e.NODE_ENV,
@@ -476,6 +549,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.CHORUS_METRICS_PORT,
     metricsAccess: metricsAccessConfig(e.CHORUS_METRICS_TOKEN, e.CHORUS_METRICS_ALLOW, production),
     devAuth: e.CHORUS_DEV_AUTH ?? !production,
+    devSecretsFile: devFile.secrets ? devSecretsPath(dataDir) : undefined,
     redis: {
       url: e.REDIS_URL,
       clusterNodes: e.REDIS_CLUSTER_NODES?.split(',').map((s) => s.trim()).filter(Boolean),
@@ -488,9 +562,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: { url: e.DATABASE_URL, socketDir, port: 5432, user: 'chorus', database: 'chorus' },
     jwt: {
       algorithms,
-      secret,
-      publicKey: e.JWT_PUBLIC_KEY,
-      jwksUrl: e.JWT_JWKS_URL,
+      hmacKeys: jwtKeys,
+      publicKey: e.JWT_PUBLIC_KEY || undefined,
+      jwksUrl: e.JWT_JWKS_URL || undefined,
+      jwks: localJwks(e.JWT_JWKS),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       clockToleranceS: e.JWT_CLOCK_TOLERANCE_S,
@@ -507,6 +582,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     processors: {
       batch: Math.max(1, e.CHORUS_PROCESSOR_BATCH),
       blockMs: e.CHORUS_PROCESSOR_BLOCK_MS,
+      gatherMs: Math.min(1000, e.CHORUS_PROCESSOR_GATHER_MS),
       claimIdleMs: e.CHORUS_CLAIM_IDLE_MS,
       claimIntervalMs: Math.max(50, e.CHORUS_CLAIM_INTERVAL_MS),
       maxDeliveries: Math.max(1, e.CHORUS_MAX_DELIVERIES),
@@ -548,14 +624,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxUserIds: Math.max(1, e.CHORUS_PRESENCE_MAX_USER_IDS),
     },
     readModels: { reconcileIntervalMs: Math.max(1000, e.CHORUS_RECONCILE_INTERVAL_MS), reconcileThreshold: e.CHORUS_RECONCILE_THRESHOLD },
-    attachments: attachmentsConfig(e, { production, dataDir, socketDir }),
-    notify: notifyConfig(e, { production, dataDir, socketDir }),
+    attachments,
+    notify,
     rateLimits: {
       messageUser: { rate: e.CHORUS_RATE_MSG_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_USER_BURST) },
       messageTenant: { rate: e.CHORUS_RATE_MSG_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_MSG_TENANT_BURST) },
       emitUser: { rate: e.CHORUS_RATE_EMIT_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_USER_BURST) },
       emitTenant: { rate: e.CHORUS_RATE_EMIT_TENANT_PER_S, burst: Math.max(1, e.CHORUS_RATE_EMIT_TENANT_BURST) },
       presenceReadUser: { rate: e.CHORUS_RATE_PRESENCE_USER_PER_S, burst: Math.max(1, e.CHORUS_RATE_PRESENCE_USER_BURST) },
+      devTokenClient: { rate: e.CHORUS_RATE_DEV_TOKEN_PER_S, burst: Math.max(1, e.CHORUS_RATE_DEV_TOKEN_BURST) },
     },
   };
 }

@@ -11,24 +11,48 @@ export interface Principal {
 }
 
 type Key = Parameters<typeof jose.jwtVerify>[1];
+type KeyResolver = (header: jose.JWTHeaderParameters, token: jose.FlattenedJWSInput) => Promise<jose.CryptoKey | Uint8Array | jose.KeyObject>;
 
 export interface Authenticator {
   verify(token: string | undefined | null): Promise<Principal>;
-  /** Signs a token with the local HS256 secret (dev auth and tests only). */
+  /** Signs a token with the current local HMAC key, naming it in `kid` (dev auth and tests only). */
   sign(p: { tenantId: string; userId: string; admin?: boolean; ttlSeconds?: number }): Promise<string>;
+}
+
+/** The kid a token without a `kid` header is checked with (JWT_SECRET's key). */
+export const DEFAULT_KID = 'default';
+
+/** The asymmetric key source configured (at most one, config/ checks): JWKS URL, local JWKS or a PEM key. */
+async function asymmetricKey(config: Config): Promise<KeyResolver | undefined> {
+  const { algorithms, jwksUrl, jwks, publicKey } = config.jwt;
+  if (jwksUrl) return jose.createRemoteJWKSet(new URL(jwksUrl)) as KeyResolver;
+  if (jwks) return jose.createLocalJWKSet(jwks as unknown as jose.JSONWebKeySet) as KeyResolver;
+  if (publicKey) {
+    const asym = algorithms.find((a) => !a.startsWith('HS'));
+    if (!asym) throw new Error('JWT_PUBLIC_KEY is set but JWT_ALGORITHMS names no asymmetric algorithm');
+    const key = await jose.importSPKI(publicKey, asym);
+    return async () => key;
+  }
+  return undefined;
 }
 
 export async function createAuthenticator(config: Config): Promise<Authenticator> {
   const { algorithms, issuer, audience, clockToleranceS } = config.jwt;
-  const secret = config.jwt.secret ? new TextEncoder().encode(config.jwt.secret) : undefined;
-  let key: Key | undefined;
-  if (config.jwt.jwksUrl) key = jose.createRemoteJWKSet(new URL(config.jwt.jwksUrl));
-  else if (config.jwt.publicKey) {
-    const asym = algorithms.find((a) => !a.startsWith('HS'));
-    if (!asym) throw new Error('JWT_PUBLIC_KEY is set but JWT_ALGORITHMS names no asymmetric algorithm');
-    key = await jose.importSPKI(config.jwt.publicKey, asym);
-  } else key = secret;
-  if (!key) throw new Error('no JWT verification key configured (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+  const hmac = new Map(config.jwt.hmacKeys.map((k) => [k.kid, new TextEncoder().encode(k.secret)]));
+  const current = config.jwt.hmacKeys[0];
+  const asym = await asymmetricKey(config);
+  if (!hmac.size && !asym) throw new Error('no JWT verification key configured (JWT_SECRET, JWT_SECRETS, JWT_PUBLIC_KEY, JWT_JWKS or JWT_JWKS_URL)');
+  // The key follows the token's (pinned) algorithm family, so an HMAC key is never used for RS/ES/EdDSA
+  // tokens nor a public key as an HMAC secret; an HMAC key is chosen by kid, an unknown kid is refused.
+  const key: KeyResolver = async (header, token) => {
+    if (header.alg.startsWith('HS')) {
+      const k = hmac.get(header.kid ?? DEFAULT_KID);
+      if (!k) throw new jose.errors.JWKSNoMatchingKey();
+      return k;
+    }
+    if (!asym) throw new jose.errors.JWKSNoMatchingKey();
+    return asym(header, token);
+  };
 
   // Verified tokens, keyed by the whole token string: a client's next request with the same token
   // skips the signature check (about a tenth of an inbox read's CPU). Entries never outlive the
@@ -51,7 +75,7 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
       }
       let payload: jose.JWTPayload;
       try {
-        ({ payload } = await jose.jwtVerify(token, key as Key, {
+        ({ payload } = await jose.jwtVerify(token, key as Key as KeyResolver, {
           algorithms,
           issuer,
           audience,
@@ -61,6 +85,10 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
       } catch (err) {
         if (err instanceof jose.errors.JWTExpired) throw new AppError('token_expired', 'token expired');
         throw new AppError('unauthorized', 'invalid token');
+      }
+      // jose checks iat only together with maxTokenAge; a token "issued" later than now is refused here.
+      if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + clockToleranceS) {
+        throw new AppError('unauthorized', 'token issued in the future (iat)');
       }
       const tid = payload['tid'];
       const sub = payload.sub;
@@ -72,16 +100,16 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
       return principal;
     },
     async sign(p) {
-      if (!secret) throw new Error('dev tokens need an HS256 secret');
+      if (!current) throw new Error('dev tokens need an HMAC key (JWT_SECRET or JWT_SECRETS)');
       const ttl = p.ttlSeconds ?? 24 * 3600;
       return new jose.SignJWT({ tid: p.tenantId, ...(p.admin ? { roles: ['admin'] } : {}) })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: current.kid })
         .setSubject(p.userId)
         .setIssuer(issuer)
         .setAudience(audience)
         .setIssuedAt()
         .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
-        .sign(secret);
+        .sign(hmac.get(current.kid)!);
     },
   };
 }

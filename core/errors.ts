@@ -14,6 +14,7 @@ export const ERRORS = {
   not_found: 404,
   conflict: 409,
   message_deleted: 409,
+  upload_closed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -94,7 +94,12 @@ export interface NewEvent {
 
 /** Flat field list for XADD. */
 export function encodeEvent(e: NewEvent): string[] {
-  const f = ['t', e.type, 'v', String(EVENT_VERSION), 'd', JSON.stringify(e.data)];
+  return encodeEventJson(e, JSON.stringify(e.data));
+}
+
+/** The same, for a payload the caller has serialized already (and uses elsewhere too). */
+export function encodeEventJson(e: Omit<NewEvent, 'data'>, dataJson: string): string[] {
+  const f = ['t', e.type, 'v', String(EVENT_VERSION), 'd', dataJson];
   if (e.threadId) f.push('th', e.threadId);
   if (e.users && e.users.length) f.push('u', e.users.join(','));
   if (e.actor) f.push('a', e.actor);
@@ -146,11 +151,28 @@ export function hasPerUser(e: StreamEvent): boolean {
   return e.data.includes('"perUser"');
 }
 
-export function personalData(e: StreamEvent, userId: string): string {
+/**
+ * The payload of a per-user event split once for all its recipients: the shared fields serialized
+ * once, each recipient's own fields spliced in (a recipient's own field wins over a shared one of
+ * the same name, as JSON parsers keep the last). One parse per event, not one per recipient.
+ */
+export function personalizer(e: StreamEvent): (userId: string) => string {
   const d = JSON.parse(e.data) as Record<string, unknown> & { perUser?: Record<string, Record<string, unknown>> };
-  const own = d.perUser?.[userId] ?? {};
+  const per = d.perUser ?? {};
   delete d.perUser;
-  return JSON.stringify({ ...d, ...own });
+  const base = JSON.stringify(d);
+  const open = base === '{}' ? '{' : `${base.slice(0, -1)},`;
+  return (userId) => {
+    const own = Object.hasOwn(per, userId) ? per[userId] : undefined;
+    if (!own) return base;
+    const fields = JSON.stringify(own);
+    return fields === '{}' ? base : open + fields.slice(1);
+  };
+}
+
+/** One recipient's payload of a per-user event (personalizer, for a single recipient). */
+export function personalData(e: StreamEvent, userId: string): string {
+  return personalizer(e)(userId);
 }
 
 /** A complete websocket frame for a stream event: `{"type","seq","ts","data"}`. */

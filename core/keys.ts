@@ -56,6 +56,12 @@ export const keys = {
   presenceTenants: () => 'chorus:presence:tenants',
   /** An attachment's write-path facts (hash: uploader, status): what a message may reference. */
   attachment: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}`,
+  /**
+   * The attachment pipeline's own stream (attachment.uploaded → .scanned → .validated): read only by
+   * the attachment stages, so the groups of the event stream never read, skip and ack these entries.
+   * attachment.ready / .rejected, which clients see, go to the event stream.
+   */
+  attachmentWork: (t: string) => `chorus:{${t}}:attachments`,
   /** Threads where the attachment was posted (set): their participants may read it. */
   attachmentThreads: (t: string, attachmentId: string) => `chorus:{${t}}:attachment:${attachmentId}:threads`,
   /** Per-channel notification job queue (stream; channel inApp | email | push), read by group notify-<channel>. */
@@ -85,4 +91,6 @@ export const keys = {
 /** Rate-limit buckets: `scope` names what is limited (e.g. msg:user, msg:tenant, ws:user). */
 export const rateKeys = {
   bucket: (t: string, scope: string, id: string) => `chorus:{${t}}:rl:${scope}:${id}`,
+  /** A bucket of a client address, for routes no tenant is known on yet (POST /dev/token). */
+  client: (scope: string, address: string) => `chorus:rl:client:${scope}:${address}`,
 } as const;

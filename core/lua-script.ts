@@ -10,12 +10,18 @@ export interface LuaScript {
   run(r: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown>;
 }
 
-/** `file` is resolved from the repository root (scripts are read from the source tree, not dist/). */
-export function luaScript(file: string): LuaScript {
+const read = (file: string) => fs.readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
+
+/**
+ * `file` is resolved from the repository root (scripts are read from the source tree, not dist/).
+ * `libraries` (files of local functions, e.g. core/lua/buckets.lua) are prepended to it, so that
+ * one script can do what several would in one round trip.
+ */
+export function luaScript(file: string, libraries: string[] = []): LuaScript {
   let loaded: { source: string; sha: string } | null = null;
   const load = () => {
     if (!loaded) {
-      const source = fs.readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
+      const source = [...libraries, file].map(read).join('\n');
       loaded = { source, sha: crypto.createHash('sha1').update(source).digest('hex') };
     }
     return loaded;

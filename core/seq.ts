@@ -14,18 +14,28 @@ export function parseSeq(v: unknown): Seq | null {
 
 export const ZERO_SEQ = '0-0' as Seq;
 
-function parts(s: Seq): [bigint, bigint] {
-  const i = s.indexOf('-');
-  return [BigInt(s.slice(0, i)), BigInt(s.slice(i + 1))];
-}
-
-/** Negative when a < b, 0 when equal, positive when a > b. */
+/**
+ * Negative when a < b, 0 when equal, positive when a > b. Runs for every event and connection on
+ * the fanout path, so without BigInt: the milliseconds (at most 15 digits) are exact as a Number,
+ * and the sequence part (up to 19 digits) compares by length, then as a string; only a client's
+ * seq written with leading zeros (Redis never writes one) takes the BigInt path.
+ */
 export function compareSeq(a: Seq, b: Seq): number {
-  const [am, an] = parts(a);
-  const [bm, bn] = parts(b);
+  const ia = a.indexOf('-');
+  const ib = b.indexOf('-');
+  const am = Number(a.slice(0, ia));
+  const bm = Number(b.slice(0, ib));
   if (am !== bm) return am < bm ? -1 : 1;
-  if (an !== bn) return an < bn ? -1 : 1;
-  return 0;
+  const an = a.slice(ia + 1);
+  const bn = b.slice(ib + 1);
+  if (an === bn) return 0;
+  if (an.length === bn.length) return an < bn ? -1 : 1;
+  if ((an.length > 1 && an[0] === '0') || (bn.length > 1 && bn[0] === '0')) {
+    const x = BigInt(an);
+    const y = BigInt(bn);
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+  return an.length < bn.length ? -1 : 1;
 }
 
 export function maxSeq(a: Seq, b: Seq): Seq {

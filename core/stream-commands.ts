@@ -39,9 +39,12 @@ function decodeStreams(reply: RawStreams): TenantBatch[] {
   return out;
 }
 
-/** Appends one event to a tenant stream (no script: callers that need atomic checks use ingest's Lua). */
-export async function appendEvent(r: RedisClient, tenantId: string, e: NewEvent): Promise<Seq> {
-  return (await r.xadd(keys.events(tenantId), '*', ...encodeEvent(e))) as Seq;
+/**
+ * Appends one event to a tenant stream, the event stream unless another is named (no script: callers
+ * that need atomic checks use ingest's Lua).
+ */
+export async function appendEvent(r: RedisClient, tenantId: string, e: NewEvent, stream: StreamKeyOf = keys.events): Promise<Seq> {
+  return (await r.xadd(stream(tenantId), '*', ...encodeEvent(e))) as Seq;
 }
 
 /** Creates the consumer group at the start of the stream (idempotent; creates the stream too). */
@@ -81,8 +84,10 @@ export async function readAfter(
 }
 
 /** Entries in (after, until], oldest first, at most `count`. */
-export async function rangeAfter(r: RedisClient, tenantId: string, after: Seq, until: Seq | '+', count: number): Promise<StreamEvent[]> {
-  const raw = (await r.xrange(keys.events(tenantId), `(${after}`, until, 'COUNT', count)) as RawEntry[];
+export async function rangeAfter(
+  r: RedisClient, tenantId: string, after: Seq, until: Seq | '+', count: number, stream: StreamKeyOf = keys.events,
+): Promise<StreamEvent[]> {
+  const raw = (await r.xrange(stream(tenantId), `(${after}`, until, 'COUNT', count)) as RawEntry[];
   return raw.map(([id, f]) => decodeEvent(id, f));
 }
 
@@ -307,8 +312,10 @@ return id
  * Moves one dead letter back onto the tenant stream as a new event (so a new seq) with its routing
  * fields, and deletes it from the dead-letter stream. Null when the dead letter does not exist.
  */
-export async function replayDeadLetter(r: RedisClient, tenantId: string, group: string, id: string): Promise<Seq | null> {
-  const res = (await r.eval(REPLAY_DEAD_LETTER, 2, keys.deadLetters(tenantId, group), keys.events(tenantId), id, String(EVENT_VERSION))) as
+export async function replayDeadLetter(
+  r: RedisClient, tenantId: string, group: string, id: string, stream: StreamKeyOf = keys.events,
+): Promise<Seq | null> {
+  const res = (await r.eval(REPLAY_DEAD_LETTER, 2, keys.deadLetters(tenantId, group), stream(tenantId), id, String(EVENT_VERSION))) as
     | string
     | null;
   return (res ?? null) as Seq | null;

@@ -1,6 +1,8 @@
 // Attachments on the HTTP side (contract section 2, Attachments): create (validate the declaration,
-// deduplicate by a declared sha256, hand out a signed upload URL), complete (hand the upload to the
-// pipeline with an internal attachment.uploaded event), and the attachment as its readers see it.
+// hand out a signed upload URL), complete (hand the upload to the pipeline with an internal
+// attachment.uploaded event), and the attachment as its readers see it. Creation never looks at what
+// the tenant already stores: a declared sha256 proves nothing, so every attachment is uploaded, and
+// identical bytes are shared only once the pipeline has hashed them (docs/attachments.md, Dedupe).
 import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { Sql } from '../core/db.js';
@@ -11,12 +13,13 @@ import { EVENT } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
+import { keys } from '../core/keys.js';
 import { registerTenant } from './tenants.js';
 import { parseBody } from './validate.js';
-import { announce } from '../workers/attachments/outcomes.js';
+import { charCount, StoredText } from './schemas.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
-  findClean, getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
+  getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
 } from '../workers/attachments/records.js';
 import { cleanKey, quarantineKey, thumbnailKey, type ObjectStore, type UploadTarget } from '../workers/storage/store.js';
 
@@ -29,16 +32,15 @@ export interface AttachmentDeps {
 
 const MAX_FILENAME_CHARS = 255;
 
-const Filename = z
-  .string()
-  .refine((s) => [...s].length >= 1 && [...s].length <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
+const Filename = StoredText
+  .refine((s) => charCount(s) >= 1 && charCount(s) <= MAX_FILENAME_CHARS, `must have 1–${MAX_FILENAME_CHARS} characters`)
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), 'must not contain control characters or slashes')
   .refine((s) => s !== '.' && s !== '..', 'must be a file name');
 
 export const CreateAttachment = z.object({
   filename: Filename,
-  contentType: z.string().min(1).max(255).transform((s) => s.trim().toLowerCase()),
+  contentType: StoredText.min(1).max(255).transform((s) => s.trim().toLowerCase()),
   size: z.number().int('must be an integer').positive('must be at least 1'),
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()).optional(),
   tenantId: z.string().optional(),
@@ -46,33 +48,28 @@ export const CreateAttachment = z.object({
 
 export interface CreatedAttachment {
   attachment: { id: string; status: AttachmentStatus };
-  upload: (UploadTarget & { method: 'PUT' }) | null;
+  /** Never null (the contract allows null; Chorus does not dedupe before the bytes are proven). */
+  upload: UploadTarget & { method: 'PUT' };
 }
 
 export async function createAttachment(d: AttachmentDeps, p: Principal, body: unknown): Promise<CreatedAttachment> {
   const input = parseBody(CreateAttachment, body, p);
   const { maxBytes, allowedTypes, uploadUrlTtlS } = d.config.attachments;
   if (!allowedTypes.includes(input.contentType)) {
-    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, { allowed: allowedTypes });
+    throw new AppError('invalid_request', `contentType: ${input.contentType} is not allowed`, {
+      allowed: allowedTypes, issues: [{ field: 'contentType', message: 'is not allowed' }],
+    });
   }
-  if (input.size > maxBytes) throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes });
+  if (input.size > maxBytes) {
+    throw new AppError('invalid_request', `size: at most ${maxBytes} bytes`, { maxBytes, issues: [{ field: 'size', message: `must be at most ${maxBytes}` }] });
+  }
   const id = newId('att');
-  const base = {
+  // The answer must not depend on what the tenant already holds: deduplicating on a declared hash
+  // would hand out bytes the caller never had and tell anyone whether a file exists.
+  await insertAttachment(d.sql, {
     tenantId: p.tenantId, id, uploaderId: p.userId, filename: input.filename, contentType: input.contentType,
-    size: input.size, declaredSha256: input.sha256 ?? null,
-  };
-  if (input.sha256) {
-    const twin = await findClean(d.sql, p.tenantId, input.sha256, input.contentType, input.size);
-    if (twin) {
-      // The tenant already holds these bytes, scanned and validated as this type: share them.
-      await insertAttachment(d.sql, { ...base, status: 'ready', sha256: twin.sha256, thumbWidth: twin.thumbWidth, thumbHeight: twin.thumbHeight });
-      const row = await getAttachment(d.sql, p.tenantId, id);
-      if (!row) throw new Error(`attachment ${id} vanished after insert`);
-      await announce(d.redis, row);
-      return { attachment: { id, status: 'ready' }, upload: null };
-    }
-  }
-  await insertAttachment(d.sql, { ...base, status: 'pending_upload' });
+    size: input.size, declaredSha256: input.sha256 ?? null, status: 'pending_upload',
+  });
   const expiresAt = new Date(Date.now() + uploadUrlTtlS * 1000);
   const target = await d.store.uploadTarget(quarantineKey(p.tenantId, id), { contentType: input.contentType, size: input.size, expiresAt });
   return { attachment: { id, status: 'pending_upload' }, upload: { url: target.url, method: 'PUT', headers: target.headers, expiresAt: target.expiresAt } };
@@ -94,7 +91,7 @@ export async function completeAttachment(d: AttachmentDeps, p: Principal, id: st
   if (info.size !== row.size) throw new AppError('conflict', `uploaded ${info.size} bytes, declared ${row.size}`);
   await registerTenant(d.redis, p.tenantId);
   // Event before state: if the update below is lost, the scan stage still starts from the event.
-  await appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId });
+  await appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId }, keys.attachmentWork);
   metrics.streamAppends.inc({ event_type: EVENT.attachmentUploaded });
   await markUploaded(d.sql, p.tenantId, id, info.sha256);
   return { attachment: { id, status: 'uploaded' } };

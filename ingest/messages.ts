@@ -7,7 +7,8 @@ import { withTenant } from '../core/db.js';
 import type { Principal } from '../core/auth.js';
 import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
-import { EVENT, createdAtOf, encodeEvent } from '../core/events.js';
+import { EVENT, createdAtOf, encodeEvent, encodeEventJson } from '../core/events.js';
+import { bucketPair, rateLimited } from '../core/rate-limit.js';
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
@@ -62,16 +63,19 @@ export async function postMessage(
     mentions: [...new Set(input.mentions ?? [])],
     attachmentIds: input.attachmentIds ?? [],
   };
+  // Serialized once: the same JSON is the entry's payload and the meta hash's copy.
   const json = JSON.stringify(data);
-  const fields = encodeEvent({ type: EVENT.messageCreated, data, threadId: input.threadId, actor: p.userId, traceId });
+  const fields = encodeEventJson({ type: EVENT.messageCreated, threadId: input.threadId, actor: p.userId, traceId }, json);
+  const limits = bucketPair(p.tenantId, p.userId, 'msg', config.rateLimits.messageUser, config.rateLimits.messageTenant);
   const k = [keys.events(p.tenantId), keys.thread(p.tenantId, input.threadId),
-    keys.threadMembers(p.tenantId, input.threadId), keys.message(p.tenantId, data.id)];
+    keys.threadMembers(p.tenantId, input.threadId), keys.message(p.tenantId, data.id), ...limits.keys];
   if (input.clientMessageId) k.push(keys.idempotency(p.tenantId, p.userId, input.clientMessageId));
   const res = await runScript(r, 'post-message', k,
-    [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, fields.length, ...fields]);
+    [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, ...limits.args, fields.length, ...fields]);
   if (res === -1) throw new AppError('not_found', 'thread not found');
   if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
-  const [status, value] = res as [string, string];
+  const [status, value, retryMs] = res as [string, string, number?];
+  if (status === 'limited') throw rateLimited(value === 'user' ? 'user' : 'tenant', Number(retryMs));
   if (status === 'dup') {
     const nl = value.indexOf('\n');
     return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageData, value.slice(0, nl)), duplicate: true };

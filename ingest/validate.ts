@@ -13,12 +13,15 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, princip
     throw new AppError('tenant_mismatch', 'tenantId does not match the token');
   }
   const r = schema.safeParse(body);
-  if (!r.success) {
-    const first = r.error.issues[0];
-    const field = first?.path.join('.') || '(body)';
-    throw new AppError('invalid_request', `${field}: ${first?.message ?? 'invalid'}`, {
-      issues: r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
-    });
-  }
+  if (!r.success) throw invalidRequest(r.error);
   return r.data;
+}
+
+/** The contract's 400 for a request that failed its schema: the first issue in the message, every issue (field, message) in `details.issues`. */
+export function invalidRequest(error: z.ZodError): AppError {
+  const first = error.issues[0];
+  const field = first?.path.join('.') || '(body)';
+  return new AppError('invalid_request', `${field}: ${first?.message ?? 'invalid'}`, {
+    issues: error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })),
+  });
 }

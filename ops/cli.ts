@@ -14,6 +14,7 @@ import { runMigrations, startServices, stopServices } from './services.js';
 import { createSql } from '../core/db.js';
 import { knownTenants, reconcileTenant } from '../processors/reconcile.js';
 import { rebuildTenant } from '../processors/rebuild.js';
+import { findProcessor } from '../processors/registry.js';
 import { isChannel, CHANNELS, groupOf } from '../workers/notify/channels.js';
 import { listNotifyDeadLetters, replayNotifyDeadLetter, showNotifyDeadLetter } from '../workers/notify/dlq.js';
 
@@ -25,7 +26,7 @@ const USAGE = `usage: npm run chorus -- <command>
   services down                                         stop them
   processor <group> [--consumers N]                     run one processor group in the foreground
   dlq list --tenant T --group G [--count N]             show dead letters of a consumer group
-  dlq replay --tenant T --group G [--id ID]             put dead letters back on the tenant stream (all, or one)
+  dlq replay --tenant T --group G [--id ID]             put dead letters back on the group's stream (all, or one)
   reconcile [--tenant T]                                recompute unread counters, heal drifted rows (all tenants by default)
   rebuild inbox|counters --tenant T                     rebuild a read model from the event log while live; exit 1 if live ≠ rebuilt
   flag typing on|off                                    switch a runtime feature flag for every gateway (within 2 s)
@@ -136,7 +137,7 @@ async function dlq(config: Config, argv: string[]): Promise<void> {
       const ids = values.id ? [values.id] : (await listDeadLetters(r, tenant, group, count(values.count, 'count', 10_000))).map((e) => e.id);
       let replayed = 0;
       for (const id of ids) {
-        const seq = await replayDeadLetter(r, tenant, group, id);
+        const seq = await replayDeadLetter(r, tenant, group, id, findProcessor(group)?.stream);
         if (seq) {
           replayed++;
           out(JSON.stringify({ deadLetter: id, replayedAs: seq }));

@@ -27,9 +27,9 @@ export const ROLES: readonly RoleSpec[] = [
   { name: 'gateway', script: 'gateway/main.js', args: [], copies: (c) => c.gateway.processes },
   // Light consumer groups share one process; any group can be scaled out with
   // `npm run chorus -- processor <group> --consumers N` or more processes.
-  // `group:N` runs N consumers of one group. counters lags at 500 msg/s (benchmarks/RESULTS.md,
-  // projection lag); more consumers or a process of its own did not fix that reliably.
-  { name: 'processors', script: 'processors/main.js', args: ['persist,counters,inbox,receipts', '--consumers', '1'], copies: () => 1, env: metricsPort(1), background: true },
+  // `group:N` runs N consumers of one group. The projector is persist, counters, inbox and receipts
+  // in one group and one transaction per batch (processors/projector.ts).
+  { name: 'processors', script: 'processors/main.js', args: ['projector', '--consumers', '1'], copies: () => 1, env: metricsPort(1), background: true },
   // The attachment stages do CPU work in piscina pools: their own process.
   { name: 'attachments', script: 'processors/main.js', args: ['attachment-scan,attachment-validate,attachment-thumbnail', '--consumers', '1'], copies: () => 1, env: metricsPort(2), background: true },
   // Notifications: intents plus one group per channel, each over its own queue (a slow provider delays only its channel).

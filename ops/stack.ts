@@ -100,7 +100,15 @@ async function banner(config: Config, url: string, ready: boolean, roles: RolePr
   const counts = new Map<string, number>();
   for (const r of roles) counts.set(r.spec.name, (counts.get(r.spec.name) ?? 0) + 1);
   lines.push(`  data dir ${config.dataDir}; roles ${[...counts].map(([n, c]) => `${n} x${c}`).join(', ')}`);
-  if (config.devAuth && config.jwt.secret) {
+  if (config.devSecretsFile) {
+    lines.push(
+      '',
+      `!! DEV SECRETS: ${config.devSecretsFile} (mode 0600)`,
+      '!! Random, generated for this data dir: they sign its tokens, object URLs and provider callbacks.',
+      '!! Dev secrets only: production refuses to start without its own (docs/secrets.md). Delete the file to replace them.',
+    );
+  }
+  if (config.devAuth && config.jwt.hmacKeys.length) {
     const auth = await createAuthenticator(config);
     const alice = await auth.sign({ tenantId: 'acme', userId: 'alice' });
     const bob = await auth.sign({ tenantId: 'acme', userId: 'bob' });

@@ -6,6 +6,7 @@
 import { EVENT } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
+import { keys } from '../core/keys.js';
 import { attachmentStage } from './attachment-stage.js';
 import { ScannerUnavailableError } from '../workers/attachments/pipeline.js';
 import { announce, reject } from '../workers/attachments/outcomes.js';
@@ -60,7 +61,7 @@ export const attachmentScan = attachmentStage({
     }
     // Event before state: a crash in between rescans and appends again (harmless downstream),
     // whereas the other order could leave a row in processing with no event to move it on.
-    await appendEvent(redis, tenantId, { type: EVENT.attachmentScanned, data: { id, sha256 }, actor: row.uploaderId });
+    await appendEvent(redis, tenantId, { type: EVENT.attachmentScanned, data: { id, sha256 }, actor: row.uploaderId }, keys.attachmentWork);
     metrics.streamAppends.inc({ event_type: EVENT.attachmentScanned });
     await markScanned(sql, tenantId, id, sha256);
     return 'ok';

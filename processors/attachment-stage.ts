@@ -4,6 +4,7 @@
 // the runner then retries (outages: with backoff, forever) or isolates the poison entry.
 import { isDependencyError } from '../core/errors.js';
 import { isId } from '../core/ids.js';
+import { keys } from '../core/keys.js';
 import { metrics } from '../core/metrics.js';
 import type { StreamEvent } from '../core/events.js';
 import type { ProcessorDefinition } from './definition.js';
@@ -52,6 +53,8 @@ export function payloadOf(e: StreamEvent): StagePayload {
 export function attachmentStage(s: AttachmentStage): ProcessorDefinition {
   return {
     name: s.name,
+    // The pipeline's own stream: the stages never read the event stream's traffic.
+    stream: keys.attachmentWork,
     canHandle: (type) => type === s.eventType,
     async handle({ tenantId, events, sql, redis, log }) {
       const p = await pipeline();

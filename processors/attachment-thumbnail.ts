@@ -1,13 +1,15 @@
 // Stage 3 of the attachment pipeline (group `attachment-thumbnail`, on attachment.validated):
 // images get a WebP thumbnail from the thumbnail pool (a decompression bomb → too_large, undecodable
-// → corrupt); then the bytes are promoted to the clean area (content-addressed: identical bytes of
-// the tenant share one object and one thumbnail), the row becomes ready, the uploader gets
-// attachment.ready, and the quarantined copy goes.
+// → corrupt); then the bytes are promoted to the clean area (content-addressed by the hash the scan
+// computed: identical bytes of the tenant share one object and one thumbnail, and a duplicate's
+// quarantined copy is simply dropped), the row becomes ready, the uploader gets attachment.ready,
+// and the quarantined copy goes. Every upload takes the same steps whether or not its bytes were
+// stored before (the thumbnail is remade, to the same result), so an uploader cannot tell.
 import { EVENT } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { attachmentStage, InvalidAttachmentEvent } from './attachment-stage.js';
 import { announce, dropQuarantined, reject } from '../workers/attachments/outcomes.js';
-import { findClean, getAttachment, markReady } from '../workers/attachments/records.js';
+import { getAttachment, markReady } from '../workers/attachments/records.js';
 import { THUMBNAIL_TYPES } from '../workers/attachments/content-type.js';
 import { cleanKey, ObjectMissingError, quarantineKey, thumbnailKey } from '../workers/storage/store.js';
 
@@ -32,19 +34,15 @@ export const attachmentThumbnail = attachmentStage({
     if (!sha256) throw new InvalidAttachmentEvent(`attachment.validated of ${id} carries no sha256`);
     let thumb: { width: number; height: number } | null = null;
     if (THUMBNAIL_TYPES.has(row.contentType)) {
-      const twin = await findClean(sql, tenantId, sha256, row.contentType, row.size);
-      if (twin?.thumbWidth && twin.thumbHeight) thumb = { width: twin.thumbWidth, height: twin.thumbHeight };
-      else {
-        const end = metrics.attachmentTransformDuration.startTimer();
-        const result = await ctx.pipeline.thumbnailPool().run(quarantineKey(tenantId, id));
-        end({ outcome: result.outcome });
-        if (result.outcome !== 'ok') {
-          await reject(ctx, row, result.outcome === 'too_large' ? 'too_large' : 'corrupt', result.detail);
-          return 'rejected';
-        }
-        await store.put(thumbnailKey(tenantId, sha256), Buffer.from(result.webp), 'image/webp');
-        thumb = { width: result.width, height: result.height };
+      const end = metrics.attachmentTransformDuration.startTimer();
+      const result = await ctx.pipeline.thumbnailPool().run(quarantineKey(tenantId, id));
+      end({ outcome: result.outcome });
+      if (result.outcome !== 'ok') {
+        await reject(ctx, row, result.outcome === 'too_large' ? 'too_large' : 'corrupt', result.detail);
+        return 'rejected';
       }
+      await store.put(thumbnailKey(tenantId, sha256), Buffer.from(result.webp), 'image/webp');
+      thumb = { width: result.width, height: result.height };
     }
     try {
       await store.promote(quarantineKey(tenantId, id), cleanKey(tenantId, sha256));

@@ -6,6 +6,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import { EVENT } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
+import { keys } from '../core/keys.js';
 import { attachmentStage, InvalidAttachmentEvent } from './attachment-stage.js';
 import { announce, reject } from '../workers/attachments/outcomes.js';
 import { getAttachment, isFinal, markValidated } from '../workers/attachments/records.js';
@@ -59,7 +60,7 @@ export const attachmentValidate = attachmentStage({
       await reject(ctx, row, 'type_mismatch', `declared ${row.contentType}, found ${verdict.detected}`);
       return 'rejected';
     }
-    await appendEvent(redis, tenantId, { type: EVENT.attachmentValidated, data: { id, sha256 }, actor: row.uploaderId });
+    await appendEvent(redis, tenantId, { type: EVENT.attachmentValidated, data: { id, sha256 }, actor: row.uploaderId }, keys.attachmentWork);
     metrics.streamAppends.inc({ event_type: EVENT.attachmentValidated });
     await markValidated(sql, tenantId, id);
     return 'ok';

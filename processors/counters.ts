@@ -52,7 +52,8 @@ export function countersProcessor(opts: { reconcile?: boolean } = {}): Processor
   };
 }
 
-function startBackgroundReconciler(sql: Sql, redis: RedisClient, log: Logger): Reconciler {
+/** The periodic counter reconciliation of a process, started by the first batch of its counters or projector group. */
+export function startBackgroundReconciler(sql: Sql, redis: RedisClient, log: Logger): Reconciler {
   const { reconcileIntervalMs, reconcileThreshold } = loadConfig().readModels;
   return startReconciler({ sql, redis, log, intervalMs: reconcileIntervalMs, threshold: reconcileThreshold });
 }

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
 import { createSql } from '../core/db.js';
+import { keys } from '../core/keys.js';
 import { startProcessorGroup } from './group.js';
 import { findProcessor, registry } from './registry.js';
 import type { ProcessorDefinition } from './definition.js';
@@ -79,7 +80,11 @@ async function main(): Promise<void> {
   const started = Promise.all(definitions.map(({ definition, consumers: n }) =>
     startProcessorGroup({ definition, config, sql, log: log.child({ group: definition.name }), consumers: n }))).then((groups) => ({
     running: { stop: () => Promise.all(groups.map((g) => g.stop())) },
-    trimmer: startTrimmer({ config, redis: groups[0]!.redis, directory: groups[0]!.directory, log }),
+    // The event stream, and the own streams of this process's groups (e.g. the attachment pipeline's).
+    trimmer: startTrimmer({
+      config, redis: groups[0]!.redis, directory: groups[0]!.directory, log,
+      streams: [keys.events, ...new Set(definitions.flatMap(({ definition }) => (definition.stream ? [definition.stream] : [])))],
+    }),
   }));
 
   let stopping = false;

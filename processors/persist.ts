@@ -6,7 +6,7 @@
 import { withTenant, type Tx } from '../core/db.js';
 import { timed } from '../core/metrics.js';
 import type { ProcessorDefinition } from './definition.js';
-import { reducePersist, type ArchiveRow, type MessageRow, type ParticipantRow, type ThreadRow } from './persist-reducer.js';
+import { reducePersist, type ArchiveRow, type MessageRow, type ParticipantRow, type PersistOps, type ThreadRow } from './persist-reducer.js';
 
 /** All rows of a statement as one jsonb parameter (postgres.js serializes it). */
 function asJson(tx: Tx, rows: object[]) {
@@ -80,18 +80,21 @@ function upsertMessages(tx: Tx, tenantId: string, rows: MessageRow[]) {
       or (m.client_message_id is null and excluded.client_message_id is not null)`;
 }
 
+/** Writes a batch's rows in `tx`: the persist group's own transaction, or a part of the projector's. */
+export async function applyPersist(tx: Tx, tenantId: string, ops: PersistOps): Promise<void> {
+  // Fixed table order plus key-sorted rows: concurrent batches lock rows in one global order.
+  if (ops.archive.length) await timed('persist_archive', () => archive(tx, tenantId, ops.archive));
+  if (ops.threads.length) await timed('persist_threads', () => upsertThreads(tx, tenantId, ops.threads));
+  if (ops.participants.length) await timed('persist_participants', () => upsertParticipants(tx, tenantId, ops.participants));
+  if (ops.messages.length) await timed('persist_messages', () => upsertMessages(tx, tenantId, ops.messages));
+}
+
 export const persist: ProcessorDefinition = {
   name: 'persist',
   // Everything is archived, so every type is handled (projection rebuilds read the archive).
   canHandle: () => true,
   async handle({ tenantId, events, sql }) {
     const ops = reducePersist(events);
-    await withTenant(sql, tenantId, async (tx) => {
-      // Fixed table order plus key-sorted rows: concurrent batches lock rows in one global order.
-      if (ops.archive.length) await timed('persist_archive', () => archive(tx, tenantId, ops.archive));
-      if (ops.threads.length) await timed('persist_threads', () => upsertThreads(tx, tenantId, ops.threads));
-      if (ops.participants.length) await timed('persist_participants', () => upsertParticipants(tx, tenantId, ops.participants));
-      if (ops.messages.length) await timed('persist_messages', () => upsertMessages(tx, tenantId, ops.messages));
-    });
+    await withTenant(sql, tenantId, (tx) => applyPersist(tx, tenantId, ops));
   },
 };

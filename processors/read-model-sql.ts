@@ -15,6 +15,14 @@ export function asJson(tx: Tx, value: unknown) {
 
 export type LockedGroup = 'counters' | 'inbox';
 
+/** The group that keeps every read model live in one transaction per batch (processors/projector.ts). */
+export const PROJECTOR_GROUP = 'projector';
+
+/** The consumer groups that may keep a model's live tables: the projector, or the model's own group. */
+export function liveGroupsOf(model: LockedGroup): string[] {
+  return [PROJECTOR_GROUP, model];
+}
+
 export async function lockTenantShared(tx: Tx, group: LockedGroup, tenantId: string): Promise<void> {
   await tx`select pg_advisory_xact_lock_shared(hashtextextended(${`${group}:${tenantId}`}, 0))`;
 }
@@ -48,4 +56,21 @@ export async function upsertMessageFacts(tx: Tx, table: string, tenantId: string
       attachment_flag = case when excluded.body_key > m.body_key then excluded.attachment_flag else m.attachment_flag end,
       body_key = greatest(m.body_key, excluded.body_key),
       deleted = m.deleted or excluded.deleted`;
+}
+
+/**
+ * The projector's locks for one batch in two statements: both read models' tenant locks shared,
+ * then every thread lock of both, in key order (the same global order the single-model groups use).
+ */
+export async function lockReadModels(tx: Tx, tenantId: string, threads: Record<LockedGroup, string[]>): Promise<void> {
+  await tx`select pg_advisory_xact_lock_shared(hashtextextended(${`counters:${tenantId}`}, 0)),
+    pg_advisory_xact_lock_shared(hashtextextended(${`inbox:${tenantId}`}, 0))`;
+  const names = [
+    ...threads.counters.map((th) => `counters:${tenantId}:${th}`),
+    ...threads.inbox.map((th) => `inbox:${tenantId}:${th}`),
+  ];
+  if (!names.length) return;
+  await tx`
+    select pg_advisory_xact_lock(k.key)
+    from (select distinct hashtextextended(n, 0) as key from jsonb_array_elements_text(${asJson(tx, names)}::jsonb) as n order by 1 offset 0) as k`;
 }

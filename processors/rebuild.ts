@@ -23,7 +23,7 @@ import {
   COUNTERS_REBUILD_TABLES, COUNTERS_TABLES, applyCounterFacts, applyCounters, deriveAllCounters,
 } from './counters-store.js';
 import { INBOX_REBUILD_TABLES, INBOX_TABLES, applyInbox } from './inbox.js';
-import { lockTenantExclusive, type LockedGroup } from './read-model-sql.js';
+import { liveGroupsOf, lockTenantExclusive, type LockedGroup } from './read-model-sql.js';
 import { MEMBERSHIP_EVENTS, MESSAGE_EVENTS, emptyFacts, foldEvent, type FactBatch } from './read-model-facts.js';
 import { InvalidEventError } from './event-payload.js';
 import type { ArchiveRow as PersistArchiveRow } from './persist-reducer.js';
@@ -211,13 +211,20 @@ export async function rebuildTenant(opts: {
       lockedAt = Date.now();
       const h2 = await headSeq(redis, tenantId);
       for await (const page of streamPages(redis, tenantId, h1, h2)) await target.apply(tx, tenantId, folder.fold(page), true);
-      // Everything ≤ the watermark was acknowledged by the group, hence committed to the live tables.
-      const progress = await groupProgress(redis, tenantId, target.group);
-      let watermark: Seq = progress?.lastDelivered ?? ZERO_SEQ;
-      if (progress?.oldestPending) {
-        const before = seqBefore(progress.oldestPending);
-        if (compareSeq(before, watermark) < 0) watermark = before;
+      // Everything ≤ the watermark was acknowledged by the groups that keep the model live (the
+      // projector, or the model's own group, whichever exist), hence committed to the live tables.
+      const progress = (await Promise.all(liveGroupsOf(target.group).map((g) => groupProgress(redis, tenantId, g))))
+        .filter((p) => p !== null);
+      let watermark: Seq | null = null;
+      for (const p of progress) {
+        let w = p.lastDelivered;
+        if (p.oldestPending) {
+          const before = seqBefore(p.oldestPending);
+          if (compareSeq(before, w) < 0) w = before;
+        }
+        if (watermark === null || compareSeq(w, watermark) < 0) watermark = w;
       }
+      watermark ??= ZERO_SEQ;
       let caughtUp = 0;
       const live = new Folder(target, log, tenantId);
       for await (const page of streamPages(redis, tenantId, watermark, h2)) {

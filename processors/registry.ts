@@ -4,6 +4,7 @@ import { persist } from './persist.js';
 import { counters } from './counters.js';
 import { inbox } from './inbox.js';
 import { receipts } from './receipts.js';
+import { projector } from './projector.js';
 import { attachmentScan } from './attachment-scan.js';
 import { attachmentValidate } from './attachment-validate.js';
 import { attachmentThumbnail } from './attachment-thumbnail.js';
@@ -11,6 +12,7 @@ import { notifyIntents } from './notify-intents.js';
 import { notifyInApp, notifyEmail, notifyPush } from './notify-channels.js';
 
 export const registry: Readonly<Record<string, ProcessorDefinition>> = {
+  [projector.name]: projector,
   [persist.name]: persist,
   [counters.name]: counters,
   [inbox.name]: inbox,

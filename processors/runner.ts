@@ -13,6 +13,7 @@ import { seqMillis } from '../core/seq.js';
 import { ack, autoClaim, deadLetter, deliveryCounts, ensureGroup, readGroup, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
+import { entryFault } from './entry-fault.js';
 import type { TenantDirectory } from './tenants.js';
 
 /** The last failure seen for an entry (`tenant/seq`), shared by the runners of a process. */
@@ -173,6 +174,11 @@ export class Runner {
         lane.reading = false;
       }
       await Promise.all(batches.map((b) => this.processUntilDone(b.tenantId, b.events)));
+      // A read that did not fill a batch: let the next one gather (every batch costs a read, an
+      // ack and a transaction whatever its size). A full batch means a backlog: read on at once.
+      const { gatherMs } = this.opts.config.processors;
+      const read = batches.reduce((n, b) => n + b.events.length, 0);
+      if (gatherMs > 0 && read > 0 && read < this.batchSize && this.running && lane.active) await sleep(gatherMs, this.abort.signal);
     }
   }
 
@@ -283,8 +289,11 @@ export class Runner {
       if (!err) done.push(...this.succeeded(tenantId, wanted));
       else if (isDependencyError(err)) [retry, outage] = [wanted, err];
       else {
-        this.log.error({ err, tenant_id: tenantId, count: wanted.length, first: wanted[0]?.seq, last: wanted.at(-1)?.seq },
-          'batch failed; retrying entry by entry');
+        const batch = { tenant_id: tenantId, count: wanted.length, first: wanted[0]?.seq, last: wanted.at(-1)?.seq };
+        const fault = entryFault(err);
+        // An entry's bad data is reported once, by the entry below: no stack here for it.
+        if (fault !== undefined) this.log.debug({ ...batch, reason: fault }, 'batch failed on an entry\'s data; retrying entry by entry');
+        else this.log.error({ err, ...batch }, 'batch failed; retrying entry by entry');
         for (const [i, e] of wanted.entries()) {
           const err1 = await this.tryHandle(tenantId, [e]);
           if (!err1) done.push(...this.succeeded(tenantId, [e]));
@@ -292,6 +301,8 @@ export class Runner {
             [retry, outage] = [wanted.slice(i), err1];
             break;
           } else {
+            const reason = entryFault(err1);
+            if (reason !== undefined && (await this.deadLetterNow(tenantId, e, reason))) continue;
             this.remember(tenantId, e, err1, false);
             metrics.processorProcessed.inc({ queue, outcome: 'failed' });
             this.log.error({ err: err1, tenant_id: tenantId, seq: e.seq, type: e.type }, 'entry failed; left pending');
@@ -308,6 +319,29 @@ export class Runner {
     }
     await this.ack(tenantId, done);
     return retry;
+  }
+
+  /**
+   * Dead-letters an entry that failed by its own data (entryFault) at its first failure: one dead
+   * letter with the short reason, one warning line without a stack. False when Redis refused: the
+   * entry then stays pending and the claims take it up like any failure.
+   */
+  private async deadLetterNow(tenantId: string, e: StreamEvent, reason: string): Promise<boolean> {
+    const { redis } = this.opts;
+    const group = this.def.name;
+    try {
+      const counts = await deliveryCounts(redis, tenantId, group, this.consumer, e.seq, e.seq, 1, this.stream);
+      const deliveries = counts.get(e.seq) ?? 1;
+      await deadLetter(redis, tenantId, group, e, { error: reason, deliveries, consumer: this.consumer }, this.stream);
+    } catch (err) {
+      this.log.warn({ err, tenant_id: tenantId, seq: e.seq }, 'could not dead-letter an entry; it stays pending');
+      return false;
+    }
+    this.failures.delete(`${tenantId}/${e.seq}`);
+    metrics.deadLettered.inc({ queue: group, tenant: tenantId });
+    metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered' });
+    this.log.warn({ tenant_id: tenantId, seq: e.seq, type: e.type, reason }, 'entry dead-lettered: its data can never be applied');
+    return true;
   }
 
   private async tryHandle(tenantId: string, events: StreamEvent[]): Promise<unknown> {

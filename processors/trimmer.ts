@@ -1,9 +1,11 @@
 // Stream retention: every tenant stream trimmed to config.streams (age, then length), never past
-// an entry some consumer group has not finished (core trimSafely). One per process is enough.
+// an entry some consumer group has not finished (core trimSafely). One per process is enough; it
+// trims the event stream and the own streams of the process's groups.
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisClient } from '../core/redis.js';
-import { trimSafely } from '../core/stream-commands.js';
+import { keys } from '../core/keys.js';
+import { trimSafely, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { TenantDirectory } from './tenants.js';
 
@@ -12,10 +14,13 @@ export function startTrimmer(opts: {
   redis: RedisClient;
   directory: TenantDirectory;
   log: Logger;
+  /** The streams to trim per tenant (default: the event stream). */
+  streams?: StreamKeyOf[];
   intervalMs?: number;
 }): { stop(): Promise<void> } {
   const { config, redis, directory, log } = opts;
   const intervalMs = opts.intervalMs ?? 60_000;
+  const streams = opts.streams ?? [keys.events];
   const abort = new AbortController();
   const loop = (async () => {
     let attempt = 0;
@@ -24,12 +29,14 @@ export function startTrimmer(opts: {
       if (abort.signal.aborted) break;
       let failed = 0;
       for (const tenantId of directory.tenants()) {
-        try {
-          const trimmed = await trimSafely(redis, tenantId, config.streams.retentionMs, config.streams.maxLen);
-          if (trimmed > 0) log.info({ tenant_id: tenantId, trimmed }, 'stream trimmed');
-        } catch (err) {
-          failed++;
-          log.warn({ err, tenant_id: tenantId }, 'stream trim failed');
+        for (const stream of streams) {
+          try {
+            const trimmed = await trimSafely(redis, tenantId, config.streams.retentionMs, config.streams.maxLen, stream);
+            if (trimmed > 0) log.info({ tenant_id: tenantId, stream: stream(tenantId), trimmed }, 'stream trimmed');
+          } catch (err) {
+            failed++;
+            log.warn({ err, tenant_id: tenantId, stream: stream(tenantId) }, 'stream trim failed');
+          }
         }
       }
       attempt = failed ? attempt + 1 : 0;

@@ -1,7 +1,8 @@
 // GET /api/sync: the user's state as of a stream position `seq` (docs/read-models.md, "Sync").
 // 1. seq = the tenant stream's head H.
-// 2. Wait (bounded) until the groups the snapshot reads, `counters` and `inbox`, have finished
-//    every entry ≤ H: last-delivered-id ≥ H and no pending entry ≤ H. An entry is acknowledged only
+// 2. Wait (bounded) until the groups the snapshot reads have finished every entry ≤ H
+//    (last-delivered-id ≥ H and no pending entry ≤ H): the `projector`, or `counters` and `inbox`
+//    where a deployment runs those as groups of their own; whichever set gets there first. An entry is acknowledged only
 //    after its transaction committed, so from then on Postgres holds every effect of every entry ≤ H.
 // 3. Read the inbox's first page in one statement (one snapshot).
 // The snapshot may also reflect entries after H (the processors keep going); replaying those on
@@ -16,8 +17,8 @@ import { groupProgress, streamInfo } from '../core/stream-commands.js';
 import { sleep } from '../core/backoff.js';
 import { readInbox, type InboxPage } from './inbox.js';
 
-/** The consumer groups whose tables the snapshot reads. */
-export const SYNC_GROUPS = ['counters', 'inbox'] as const;
+/** The consumer groups whose tables the snapshot reads: any one of these sets having reached H is enough. */
+export const SYNC_GROUP_SETS: readonly (readonly string[])[] = [['projector'], ['counters', 'inbox']];
 
 export interface SyncOptions {
   /** Longest wait for the groups to reach the head, then 503 (default 3000 ms). */
@@ -44,14 +45,16 @@ export async function awaitGroups(r: RedisClient, tenantId: string, head: Seq, o
   const maxWaitMs = opts.maxWaitMs ?? 3000;
   const pollMs = opts.pollMs ?? 20;
   const started = Date.now();
-  const waiting = new Set<string>(SYNC_GROUPS);
+  const reached = new Set<string>();
+  const groups = [...new Set(SYNC_GROUP_SETS.flat())];
   for (;;) {
-    const done = await Promise.all([...waiting].map(async (g) => [g, await groupReached(r, tenantId, g, head)] as const));
-    for (const [g, ok] of done) if (ok) waiting.delete(g);
-    if (!waiting.size) break;
+    const done = await Promise.all(groups.filter((g) => !reached.has(g)).map(async (g) => [g, await groupReached(r, tenantId, g, head)] as const));
+    for (const [g, ok] of done) if (ok) reached.add(g);
+    if (SYNC_GROUP_SETS.some((set) => set.every((g) => reached.has(g)))) break;
     if (Date.now() - started >= maxWaitMs) {
-      throw new AppError('dependency_unavailable', `read models are behind the stream (waiting for ${[...waiting].join(', ')})`,
-        { waitingFor: [...waiting] }, 1);
+      const waiting = groups.filter((g) => !reached.has(g));
+      throw new AppError('dependency_unavailable', `read models are behind the stream (waiting for ${waiting.join(', ')})`,
+        { waitingFor: waiting }, 1);
     }
     await sleep(pollMs);
   }

@@ -67,7 +67,8 @@ export async function spawnStack(opts: { logDir: string; port?: number; keepData
   const out = fs.openSync(logFile, 'a');
   // Own process group: a Ctrl-C on the harness reaches the harness only, which stops the stack in order.
   const child = spawn(process.execPath, [STACK_SCRIPT], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CHORUS_DATA_DIR: dataDir, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn', ...opts.env },
+    // Setup mints one dev token per simulated client from this one address: the /dev/token limit is off.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CHORUS_DATA_DIR: dataDir, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn', CHORUS_RATE_DEV_TOKEN_PER_S: '0', ...opts.env },
     stdio: ['ignore', out, out],
     detached: true,
   });

@@ -71,7 +71,7 @@ await new Promise((r) => setTimeout(r, 3000));
 const after = await scrape();
 
 process.stdout.write(`sent ${sent} (${failed} failed) in ${took.toFixed(1)} s = ${(sent / took).toFixed(0)} msg/s to ${threads.length} threads\n`);
-for (const queue of ['counters', 'inbox', 'persist', 'receipts']) {
+for (const queue of ['projector', 'counters', 'inbox', 'persist', 'receipts']) {
   const a = after.get(queue);
   const b = before.get(queue) ?? new Map<number, number>();
   if (!a) continue;

@@ -19,7 +19,7 @@ export function messageRoutes(r: Router, ctx: RouteContext): void {
   r.post('/api/messages', { name: 'messages_post', body: true }, async (req) => {
     const p = req.principal!;
     const input = parseBody(PostMessage, req.body, p);
-    await limit(p);
+    // The script that appends takes the rate-limit tokens too (one round trip): no separate limit() here.
     const { message } = await postMessage(ctx.redis, ctx.config, p, input, req.traceId);
     return { status: 202, body: { message } };
   });

@@ -3,8 +3,12 @@
 // while the disk catches up, cut off with 413 the moment it passes the signed size, hashed on the
 // way), GET /objects/clean/<tenant>/<name> streams a clean file with backpressure. A URL that is
 // expired, tampered with, for another object or tenant, or used with another method → 403.
-// Quarantine is never served, whatever the URL. The router's rules hold here too: request data is
-// copied before any await, onAborted comes first, and every write after an await is corked.
+// An upload URL works only while its attachment awaits its bytes (else 409 upload_closed, nothing
+// stored). Quarantine is never served, whatever the URL; a clean object is served as the type the
+// pipeline verified, never as what the URL asks for, and inline only as a raster image.
+// The router's rules hold here too: request data is copied before any await, onAborted comes
+// first, and every write after an await is corked. A paused socket is always resumed before the
+// answer, or the connection would never read its next request (keep-alive).
 import fs from 'node:fs';
 import http from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -12,7 +16,7 @@ import type { RouteContext } from './context.js';
 import { errorBody, isDependencyError } from '../../core/errors.js';
 import { metrics } from '../../core/metrics.js';
 import { verifyGrant } from '../../workers/storage/url-signing.js';
-import { contentDisposition, isObjectKey, keyPath, type ObjectKey } from '../../workers/storage/store.js';
+import { isObjectKey, keyPath, servedDisposition, type ObjectKey } from '../../workers/storage/store.js';
 import { ObjectExistsError, type LocalStore, type LocalUpload } from '../../workers/storage/local-store.js';
 
 interface Exchange {
@@ -22,6 +26,16 @@ interface Exchange {
   started: bigint;
   aborted: boolean;
   done: boolean;
+  /** The socket is paused (res.pause): no more request bytes are read until it is resumed. */
+  paused: boolean;
+}
+
+/** What the object routes need to know of attachments; gateway/routes/attachments.ts builds it from their records. */
+export interface ObjectPolicy {
+  /** Whether the attachment behind a quarantine key still awaits its bytes, so that its upload URL may be used. */
+  acceptsUpload(key: ObjectKey): Promise<boolean>;
+  /** The type the pipeline verified for a clean object (image/webp for a thumbnail); null when no ready attachment holds it. */
+  verifiedType(key: ObjectKey): Promise<string | null>;
 }
 
 function statusLine(status: number): string {
@@ -39,10 +53,27 @@ function answer(x: Exchange, status: number, body: string, close = false, header
   x.done = true;
   observe(x, status);
   x.res.cork(() => {
+    // A connection kept open must read again: without this, the next request on it would hang.
+    if (x.paused && !close) {
+      x.paused = false;
+      x.res.resume();
+    }
     x.res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json');
     for (const [k, v] of Object.entries(headers)) x.res.writeHeader(k, v);
     x.res.end(body, close);
   });
+}
+
+function pause(x: Exchange): void {
+  if (x.paused || x.aborted || x.done) return;
+  x.paused = true;
+  x.res.pause();
+}
+
+function resume(x: Exchange): void {
+  if (!x.paused || x.aborted || x.done) return;
+  x.paused = false;
+  x.res.cork(() => x.res.resume());
 }
 
 function refuse(x: Exchange, status: number, code: Parameters<typeof errorBody>[0], message: string, close = false): void {
@@ -56,12 +87,12 @@ function storageFailed(x: Exchange, err: unknown, message: string, close = false
 }
 
 function begin(res: HttpResponse, req: HttpRequest, route: string, method: string): { x: Exchange; key: Partial<ObjectKey>; query: URLSearchParams } {
-  const x: Exchange = { res, route, method, started: process.hrtime.bigint(), aborted: false, done: false };
+  const x: Exchange = { res, route, method, started: process.hrtime.bigint(), aborted: false, done: false, paused: false };
   const key = { area: req.getParameter(0) as ObjectKey['area'], tenantId: req.getParameter(1), name: req.getParameter(2) };
   return { x, key, query: new URLSearchParams(req.getQuery() ?? '') };
 }
 
-export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteContext): void {
+export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: ObjectPolicy, ctx: RouteContext): void {
   const secret = ctx.config.attachments.storage.urlSecret;
   const log = ctx.log.child({ component: 'objects' });
   const now = () => Math.floor(Date.now() / 1000);
@@ -93,6 +124,9 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
     const pending: Buffer[] = [];
     let received = 0;
     let ended = false;
+    // An answer given before the whole body was read closes the connection: the rest is still coming.
+    const closeUnlessRead = () => !ended;
+    const closed = () => refuse(x, 409, 'upload_closed', 'this attachment no longer awaits an upload: create a new attachment', closeUnlessRead());
 
     const finish = async (u: LocalUpload) => {
       if (received !== size) {
@@ -102,6 +136,12 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       }
       try {
         const info = await u.commit();
+        if (!(await policy.acceptsUpload(objKey))) {
+          // Settled while this body arrived (a concurrent PUT was completed and processed): keep nothing.
+          await store.remove(objKey);
+          closed();
+          return;
+        }
         answer(x, 200, JSON.stringify({ size: info.size, sha256: info.sha256 }));
       } catch (err) {
         if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already');
@@ -122,21 +162,26 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
         refuse(x, 413, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
         return;
       }
+      ended = isLast;
       if (!upload) {
         pending.push(chunk); // the file is still opening; the socket is paused meanwhile
-        ended = isLast;
         return;
       }
       if (!upload.write(chunk)) {
-        res.pause();
-        const u = upload;
-        void u.drained().then(() => { if (!x.aborted && !x.done) res.cork(() => res.resume()); });
+        pause(x);
+        void upload.drained().then(() => resume(x));
       }
       if (isLast) void finish(upload);
     });
-    res.pause();
+    pause(x);
 
-    store.beginUpload(objKey).then((u) => {
+    policy.acceptsUpload(objKey).then(async (open) => {
+      if (!open) {
+        failed = true;
+        closed();
+        return;
+      }
+      const u = await store.beginUpload(objKey);
       if (failed || x.aborted) {
         u.abort().catch((err) => log.warn({ err, key: keyPath(objKey) }, 'could not remove a partial upload'));
         return;
@@ -144,13 +189,13 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       upload = u;
       for (const c of pending.splice(0)) u.write(c);
       if (ended) void finish(u);
-      else res.cork(() => res.resume());
-    }, (err: unknown) => {
+      else resume(x);
+    }).catch((err: unknown) => {
       failed = true;
-      if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already', true);
+      if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already', closeUnlessRead());
       else {
         log.error({ err, key: keyPath(objKey) }, 'cannot store an upload');
-        storageFailed(x, err, 'cannot store the upload', true);
+        storageFailed(x, err, 'cannot store the upload', closeUnlessRead());
       }
     });
   });
@@ -169,12 +214,27 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       return;
     }
     const grant = check.grant;
-    const file = store.filePath(key as ObjectKey);
-    fs.promises.open(file, 'r').then(async (fh) => {
+    const objKey = key as ObjectKey;
+    const serve = async () => {
+      const contentType = await policy.verifiedType(objKey);
+      if (!contentType) {
+        refuse(x, 404, 'not_found', 'no such object');
+        return;
+      }
+      // The signer asks for the verified type; another one means a forged or stale URL, served safely all the same.
+      if (contentType !== grant.contentType) log.warn({ key: keyPath(objKey), asked: grant.contentType, served: contentType }, 'download URL asks for another type');
+      const fh = await fs.promises.open(store.filePath(objKey), 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (!fh) {
+        refuse(x, 404, 'not_found', 'no such object');
+        return;
+      }
       const { size } = await fh.stat();
       const headers: [string, string][] = [
-        ['content-type', grant.contentType as string],
-        ['content-disposition', contentDisposition(grant.filename, grant.inline)],
+        ['content-type', contentType],
+        ['content-disposition', servedDisposition(contentType, grant.filename, grant.inline)],
         ['x-content-type-options', 'nosniff'],
         ['content-security-policy', "default-src 'none'; sandbox"],
         ['cache-control', `private, max-age=${Math.max(0, grant.expiresAt - now())}`],
@@ -185,12 +245,10 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, ctx: RouteCon
       }
       stream = fh.createReadStream({ highWaterMark: 64 * 1024 });
       streamFile(x, stream, size, headers);
-    }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') refuse(x, 404, 'not_found', 'no such object');
-      else {
-        log.error({ err, key: keyPath(key as ObjectKey) }, 'cannot serve an object');
-        storageFailed(x, err, 'cannot read the object');
-      }
+    };
+    serve().catch((err: unknown) => {
+      log.error({ err, key: keyPath(objKey) }, 'cannot serve an object');
+      storageFailed(x, err, 'cannot read the object');
     });
   });
 }

@@ -5,7 +5,9 @@ import type { RouteContext } from './context.js';
 import { registry } from '../../core/metrics.js';
 import { metricsGuard } from '../../core/metrics-access.js';
 import { AppError } from '../../core/errors.js';
+import { enforceClient } from '../../core/rate-limit.js';
 import { Id } from '../../ingest/schemas.js';
+import { invalidRequest } from '../../ingest/validate.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms).unref())]);
@@ -40,11 +42,10 @@ export function systemRoutes(r: Router, ctx: RouteContext): void {
 
   r.post('/dev/token', { name: 'dev_token', auth: false, body: true }, async (req) => {
     if (!ctx.config.devAuth) throw new AppError('not_found', 'no such route');
+    // Anyone who reaches a dev-auth gateway may mint any identity; at least not as fast as they like.
+    await enforceClient(ctx.redis, 'dev_token', req.remoteAddress, ctx.config.rateLimits.devTokenClient);
     const parsed = DevToken.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      throw new AppError('invalid_request', `${i?.path.join('.') || '(body)'}: ${i?.message ?? 'invalid'}`);
-    }
+    if (!parsed.success) throw invalidRequest(parsed.error);
     const { tenantId, userId, admin, ttlSeconds } = parsed.data;
     return { status: 200, body: { token: await ctx.auth.sign({ tenantId, userId, admin, ttlSeconds }) } };
   });

@@ -22,6 +22,16 @@ export interface BufferLimits {
 
 export const CLOSE_SLOW_CONSUMER = 4008;
 
+const PRIORITIES: readonly Priority[] = ['critical', 'important', 'best_effort'];
+/**
+ * The per-priority metric children, looked up once: writing a frame must not hash label values.
+ * Sent counts are added once per flush; fanout latency is observed per frame on the child.
+ */
+const sentBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.wsEventsSent.labels({ priority: p })])) as
+  Record<Priority, ReturnType<typeof metrics.wsEventsSent.labels>>;
+const latencyBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.fanoutLatency.labels({ priority: p })])) as
+  Record<Priority, ReturnType<typeof metrics.fanoutLatency.labels>>;
+
 export type ConnState = 'opening' | 'live' | 'closed';
 
 export class Connection {
@@ -62,10 +72,23 @@ export class Connection {
     if (this.state === 'closed' || !this.outbox.length) return;
     const out = this.outbox;
     this.outbox = [];
-    this.ws.cork(() => {
-      for (const f of out) if (!this.write(f.frame, f.priority, f.at)) break;
-    });
+    this.counting = true;
+    try {
+      this.ws.cork(() => {
+        for (const f of out) if (!this.write(f.frame, f.priority, f.at)) break;
+      });
+    } finally {
+      this.counting = false;
+      for (const p of PRIORITIES) {
+        if (this.sent[p]) sentBy[p].inc(this.sent[p]);
+        this.sent[p] = 0;
+      }
+    }
   }
+
+  /** Frames written during the current flush, by priority (added to the counter once, at its end). */
+  private sent: Record<Priority, number> = { critical: 0, important: 0, best_effort: 0 };
+  private counting = false;
 
   /** Sends one frame now (corked by the caller when outside a uWS handler). */
   write(frame: string, priority: Priority, acceptedAtMs = 0): boolean {
@@ -81,8 +104,9 @@ export class Connection {
       return false;
     }
     this.ws.send(frame, false);
-    metrics.wsEventsSent.inc({ priority });
-    if (acceptedAtMs) metrics.fanoutLatency.observe({ priority }, Math.max(0, Date.now() - acceptedAtMs) / 1000);
+    if (this.counting) this.sent[priority]++;
+    else sentBy[priority].inc();
+    if (acceptedAtMs) latencyBy[priority].observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
     return true;
   }
 

@@ -7,7 +7,7 @@ import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
 import { createRedis, groupBySlot, isCluster } from '../../core/redis.js';
 import type { Logger } from '../../core/logger.js';
-import { EVENT, FRAME, controlFrame, hasPerUser, personalData, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
+import { EVENT, FRAME, controlFrame, hasPerUser, personalData, personalizer, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
 import { compareSeq, seqMillis, type Seq } from '../../core/seq.js';
 import { mayHaveGap, membershipSnapshot, rangeAfter, readAfter } from '../../core/stream-commands.js';
 import { keys } from '../../core/keys.js';
@@ -255,8 +255,11 @@ export class Hub {
     return streamFrame(e.type, e);
   }
 
-  /** Routes one event to one live connection, moving its membership along. */
-  private deliver(t: TenantState, conn: Connection, e: StreamEvent, shared?: string): void {
+  /**
+   * Routes one event to one live connection, moving its membership along. `frameOf` is the event's
+   * frame for a recipient, computed once per event by dispatch (shared, or personalized by splicing).
+   */
+  private deliver(t: TenantState, conn: Connection, e: StreamEvent, frameOf?: (userId: string) => string): void {
     if (compareSeq(e.seq, conn.cursor) <= 0) return;
     conn.cursor = e.seq;
     const before = e.threadId ? conn.threads.has(e.threadId) : false;
@@ -268,7 +271,7 @@ export class Hub {
     }
     if (!d) return;
     const type = d === 'revoked' ? EVENT.permissionRevoked : e.type;
-    conn.queue(d === 'event' && shared ? shared : this.frameFor(e, d === 'revoked', conn.userId), priorityOf(type), seqMillis(e.seq));
+    conn.queue(d === 'event' && frameOf ? frameOf(conn.userId) : this.frameFor(e, d === 'revoked', conn.userId), priorityOf(type), seqMillis(e.seq));
   }
 
   private dispatch(tenantId: string, events: StreamEvent[]): void {
@@ -290,10 +293,17 @@ export class Hub {
       if (e.threadId) for (const c of t.byThread.get(e.threadId) ?? []) recipients.add(c);
       for (const u of e.users ?? []) for (const c of t.byUser.get(u) ?? []) recipients.add(c);
       if (!recipients.size) continue;
-      const shared = hasPerUser(e) ? undefined : streamFrame(e.type, e);
+      let frameOf: (userId: string) => string;
+      if (hasPerUser(e)) {
+        const personal = personalizer(e);
+        frameOf = (userId) => streamFrame(e.type, e, personal(userId));
+      } else {
+        const shared = streamFrame(e.type, e);
+        frameOf = () => shared;
+      }
       for (const c of recipients) {
         if (c.state !== 'live') continue;
-        this.deliver(t, c, e, shared);
+        this.deliver(t, c, e, frameOf);
         touched.add(c);
       }
     }

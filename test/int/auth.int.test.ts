@@ -25,7 +25,7 @@ after(async () => {
   await gw?.close();
 });
 
-const secret = () => new TextEncoder().encode(config.jwt.secret);
+const secret = () => new TextEncoder().encode(config.jwt.hmacKeys[0]!.secret);
 const now = () => Math.floor(Date.now() / 1000);
 
 interface Claims { sub?: string; tid?: unknown; iss?: string; aud?: string; exp?: number; roles?: string[] }

@@ -7,7 +7,7 @@ import { WsClient, closeAll } from '../support/ws-client.js';
 import type { Authenticator } from '../../core/auth.js';
 import type { RedisClient } from '../../core/redis.js';
 import { setFlag } from '../../core/flags.js';
-import { keys } from '../../core/keys.js';
+import { keys, rateKeys } from '../../core/keys.js';
 
 let gw: TestGateway;
 let gw2: TestGateway;
@@ -70,6 +70,27 @@ test('message sends over the per-user bucket get 429 with Retry-After, shared by
   const bob = await t.user('bob');
   const th2 = await bob.thread([]);
   assert.equal((await bob.post({ threadId: th2.id, body: 'fine' })).status, 202);
+});
+
+test('a message refused by the tenant bucket takes no token from the user bucket (both are taken in the append, or neither)', async () => {
+  const tight = await startTestGateway(config, {
+    rateLimits: { ...config.rateLimits, messageUser: { rate: 2, burst: 3 }, messageTenant: { rate: 0.01, burst: 2 } },
+  });
+  try {
+    const t = new Tenant(tight.api, auth, 'rlt');
+    const alice = await t.user('alice');
+    const th = await alice.thread([]);
+    assert.equal((await alice.post({ threadId: th.id, body: 'one' })).status, 202);
+    assert.equal((await alice.post({ threadId: th.id, body: 'two' })).status, 202);
+    const userBucket = rateKeys.bucket(t.id, 'msg:user', 'alice');
+    const before = await redis.hgetall(userBucket);
+    const refused = await alice.post({ threadId: th.id, body: 'three' });
+    assertError(refused, 429, 'rate_limited');
+    assert.match(JSON.stringify(refused.body), /tenant/);
+    assert.deepEqual(await redis.hgetall(userBucket), before, 'the refused write left the user bucket untouched');
+  } finally {
+    await tight.close();
+  }
 });
 
 test('presence reads over the per-user bucket get 429 with Retry-After, shared by every gateway', async () => {

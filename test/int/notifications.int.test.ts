@@ -3,7 +3,7 @@
 // and the provider status callback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSql, type Sql } from '../../core/db.js';
+import { createSql, withTenant, type Sql } from '../../core/db.js';
 import { createLogger } from '../../core/logger.js';
 import type { ProcessorGroup } from '../../processors/group.js';
 import { WsClient } from '../support/ws-client.js';
@@ -254,6 +254,27 @@ test('rule channel opt-ins and addresses: a channel switched off or without an a
   assert.deepEqual([b['inApp']?.reason, b['email']?.reason, b['push']?.reason], ['channel_disabled', 'sent_via_email', 'channel_disabled']);
   const c = await settled(carol!, m.id);
   assert.deepEqual([c['inApp']?.reason, c['email']?.reason, c['push']?.reason], ['sent_via_in_app', 'no_address', 'no_address']);
+});
+
+test('a channel that cannot notify costs no row: one decision row per recipient, explain and the feed still name every channel', async () => {
+  const { t, users: [alice, bob, carol] } = await people('alice', 'bob', 'carol');
+  await prefs(bob!, { channels: { inApp: true, email: true, push: true } }); // no email address, no push endpoint
+  await prefs(carol!, { channels: { inApp: true, email: false, push: false } });
+  const th = await alice!.thread(['bob', 'carol']);
+  const m = await alice!.say(th.id, 'hello both');
+  const b = await settled(bob!, m.id);
+  assert.deepEqual([b['inApp']?.reason, b['email']?.reason, b['push']?.reason], ['sent_via_in_app', 'no_address', 'no_address']);
+  assert.deepEqual([b['email']?.status, b['push']?.status], ['suppressed', 'suppressed']);
+  const c = await settled(carol!, m.id);
+  assert.deepEqual([c['inApp']?.reason, c['email']?.reason, c['push']?.reason], ['sent_via_in_app', 'channel_disabled', 'channel_disabled']);
+  const rows = await withTenant(sql, t.id, (tx) => tx<{ user_id: string; channel: string }[]>`
+    select user_id, channel from notification_deliveries where tenant_id = ${t.id} and message_id = ${m.id} order by user_id, channel`);
+  assert.deepEqual(rows.map((r) => `${r.user_id}/${r.channel}`), ['bob/inApp', 'carol/inApp']);
+  assert.equal(await redis.xlen(keys.notifyQueue(t.id, 'inApp')), 0, 'in-app is delivered by the intents stage, not through its queue');
+  const feed = await bob!.api.get('/api/notifications', bob!.token);
+  assert.equal(feed.status, 200);
+  const item = (feed.body.notifications as { messageId: string; status: Record<string, string> }[]).find((n) => n.messageId === m.id);
+  assert.deepEqual(item?.status, { inApp: 'sent', email: 'suppressed', push: 'suppressed' });
 });
 
 test('rule active elsewhere: an online user gets the in-app notification on their socket, no email or push', async () => {

@@ -18,7 +18,9 @@ import {
   Tenant, config, createAuthenticator, log, migrateDb, startTestGateway, testRedis, type TestGateway, type User,
 } from '../support/api.js';
 import { spawnRole, uniqueTenant, type RoleProcess } from '../support/env.js';
-import { Traffic, actualState, caughtUp, expectedState, people, rng, startGroups, stopGroups } from '../support/read-models.js';
+import {
+  READ_MODEL_GROUPS, SEPARATE_READ_MODEL_GROUPS, Traffic, actualState, caughtUp, expectedState, people, rng, startGroups, stopGroups,
+} from '../support/read-models.js';
 
 let gw: TestGateway;
 let auth: Authenticator;
@@ -32,7 +34,7 @@ before(async () => {
   redis = testRedis(config);
   auth = await createAuthenticator(config);
   gw = await startTestGateway(config, {
-    rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited },
+    rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited, devTokenClient: unlimited },
   });
 });
 after(async () => {
@@ -61,78 +63,84 @@ async function assertInboxPages(tenantId: string, users: User[]): Promise<void> 
   }
 }
 
-test('random traffic: counters and inbox equal a recomputation from the messages table', async () => {
-  const seed = Number(process.env['CHORUS_TEST_SEED'] ?? Date.now() % 1e9);
-  const t = new Tenant(gw.api, auth, 'model');
-  const small = { ...config, processors: { ...config.processors, batch: 5 } };
-  // Two consumers per group with small batches: batches of one tenant run in parallel and out of order.
-  const groups = await startGroups(small, sql, log, (x) => x === t.id, undefined, 2);
-  try {
-    const { users, admin } = await people(t, 6);
-    const traffic = new Traffic(users, admin, rng(seed));
-    await traffic.run(400);
-    traffic.assertNoServerErrors();
-    await caughtUp(redis, t.id);
-    const expected = await expectedState(sql, t.id);
-    assert.ok(Object.keys(expected.counters).length > 5, `seed ${seed}: the traffic made participants`);
-    assert.deepEqual(await actualState(sql, t.id), expected, `seed ${seed}`);
-    await assertInboxPages(t.id, users);
-  } finally {
-    await stopGroups(groups);
-  }
-});
-
-test('kill -9 of the counters consumer mid-processing, then a restart: counters stay exact', async () => {
-  const seed = Number(process.env['CHORUS_TEST_SEED'] ?? (Date.now() + 1) % 1e9);
-  const t = new Tenant(gw.api, auth, 'kill');
-  const groups = await startGroups(config, sql, log, (x) => x === t.id, ['persist', 'inbox', 'receipts']);
-  const env = {
-    CHORUS_DATA_DIR: config.dataDir, LOG_LEVEL: 'info', CHORUS_PROCESSOR_BATCH: '5',
-    CHORUS_CLAIM_IDLE_MS: '500', CHORUS_CLAIM_INTERVAL_MS: '200',
-  };
-  const start = async () => {
-    const p = spawnRole(['processors/main', 'counters', '--consumers', '2'], env);
-    await p.waitForLog((e) => e['msg'] === 'processor group started', 20_000);
-    return p;
-  };
-  let proc: RoleProcess | undefined = await start();
-  let killsWithPending = 0;
-  try {
-    const { users, admin } = await people(t, 5);
-    const traffic = new Traffic(users, admin, rng(seed));
-    await traffic.run(360, 4, async (done) => {
-      if (done % 90 !== 0 || !proc) return;
-      const victim = proc;
-      proc = undefined;
-      victim.kill('SIGKILL');
-      await victim.exited;
-      const pending = (await redis.xpending(keys.events(t.id), 'counters')) as [number, ...unknown[]];
-      if (Number(pending[0]) > 0) killsWithPending++;
-      proc = await start();
-    });
-    traffic.assertNoServerErrors();
-    // The kills above may all have landed between batches; then make one land inside a batch: a
-    // burst the consumer is busy with, killed at once.
-    for (let attempt = 0; killsWithPending === 0 && attempt < 10 && proc; attempt++) {
-      const [threadId, members] = [...traffic.threads].find(([, m]) => m.size > 0)!;
-      const senders = users.filter((u) => members.has(u.userId));
-      await Promise.all(Array.from({ length: 60 }, (_, k) => senders[k % senders.length]!.say(threadId, `burst ${attempt}-${k}`)));
-      const victim: RoleProcess = proc;
-      victim.kill('SIGKILL');
-      await victim.exited;
-      const pending = (await redis.xpending(keys.events(t.id), 'counters')) as [number, ...unknown[]];
-      if (Number(pending[0]) > 0) killsWithPending++;
-      proc = await start();
+for (const shape of [READ_MODEL_GROUPS, SEPARATE_READ_MODEL_GROUPS]) {
+  test(`random traffic (${shape.join(', ')}): counters and inbox equal a recomputation from the messages table`, async () => {
+    const seed = Number(process.env['CHORUS_TEST_SEED'] ?? Date.now() % 1e9);
+    const t = new Tenant(gw.api, auth, 'model');
+    const small = { ...config, processors: { ...config.processors, batch: 5 } };
+    // Two consumers per group with small batches: batches of one tenant run in parallel and out of order.
+    const groups = await startGroups(small, sql, log, (x) => x === t.id, shape, 2);
+    try {
+      const { users, admin } = await people(t, 6);
+      const traffic = new Traffic(users, admin, rng(seed));
+      await traffic.run(400);
+      traffic.assertNoServerErrors();
+      await caughtUp(redis, t.id, shape);
+      const expected = await expectedState(sql, t.id);
+      assert.ok(Object.keys(expected.counters).length > 5, `seed ${seed}: the traffic made participants`);
+      assert.deepEqual(await actualState(sql, t.id), expected, `seed ${seed}`);
+      await assertInboxPages(t.id, users);
+    } finally {
+      await stopGroups(groups);
     }
-    await caughtUp(redis, t.id, ['persist', 'counters', 'inbox', 'receipts'], 60_000);
-    assert.deepEqual(await actualState(sql, t.id), await expectedState(sql, t.id), `seed ${seed}`);
-    assert.ok(killsWithPending > 0, 'at least one kill left entries pending (redelivered after the restart)');
-  } finally {
-    proc?.kill('SIGTERM');
-    await proc?.exited;
-    await stopGroups(groups);
-  }
-});
+  });
+}
+
+// The consumer killed: the projector (every read model in one transaction), or counters beside the other three groups.
+for (const victimGroup of ['projector', 'counters'] as const) {
+  test(`kill -9 of the ${victimGroup} consumer mid-processing, then a restart: counters stay exact`, async () => {
+    const seed = Number(process.env['CHORUS_TEST_SEED'] ?? (Date.now() + 1) % 1e9);
+    const t = new Tenant(gw.api, auth, 'kill');
+    const others = victimGroup === 'projector' ? [] : (['persist', 'inbox', 'receipts'] as const);
+    const groups = await startGroups(config, sql, log, (x) => x === t.id, others);
+    const env = {
+      CHORUS_DATA_DIR: config.dataDir, LOG_LEVEL: 'info', CHORUS_PROCESSOR_BATCH: '5',
+      CHORUS_CLAIM_IDLE_MS: '500', CHORUS_CLAIM_INTERVAL_MS: '200',
+    };
+    const start = async () => {
+      const p = spawnRole(['processors/main', victimGroup, '--consumers', '2'], env);
+      await p.waitForLog((e) => e['msg'] === 'processor group started', 20_000);
+      return p;
+    };
+    let proc: RoleProcess | undefined = await start();
+    let killsWithPending = 0;
+    try {
+      const { users, admin } = await people(t, 5);
+      const traffic = new Traffic(users, admin, rng(seed));
+      await traffic.run(360, 4, async (done) => {
+        if (done % 90 !== 0 || !proc) return;
+        const victim = proc;
+        proc = undefined;
+        victim.kill('SIGKILL');
+        await victim.exited;
+        const pending = (await redis.xpending(keys.events(t.id), victimGroup)) as [number, ...unknown[]];
+        if (Number(pending[0]) > 0) killsWithPending++;
+        proc = await start();
+      });
+      traffic.assertNoServerErrors();
+      // The kills above may all have landed between batches; then make one land inside a batch: a
+      // burst the consumer is busy with, killed at once.
+      for (let attempt = 0; killsWithPending === 0 && attempt < 10 && proc; attempt++) {
+        const [threadId, members] = [...traffic.threads].find(([, m]) => m.size > 0)!;
+        const senders = users.filter((u) => members.has(u.userId));
+        await Promise.all(Array.from({ length: 60 }, (_, k) => senders[k % senders.length]!.say(threadId, `burst ${attempt}-${k}`)));
+        const victim: RoleProcess = proc;
+        victim.kill('SIGKILL');
+        await victim.exited;
+        const pending = (await redis.xpending(keys.events(t.id), victimGroup)) as [number, ...unknown[]];
+        if (Number(pending[0]) > 0) killsWithPending++;
+        proc = await start();
+      }
+      await caughtUp(redis, t.id, [...others, victimGroup], 60_000);
+      assert.deepEqual(await actualState(sql, t.id), await expectedState(sql, t.id), `seed ${seed}`);
+      assert.ok(killsWithPending > 0, 'at least one kill left entries pending (redelivered after the restart)');
+    } finally {
+      proc?.kill('SIGTERM');
+      await proc?.exited;
+      await stopGroups(groups);
+    }
+  });
+}
 
 // Synthetic events with chosen stream ids, applied directly through the processors' handlers.
 const T0 = Date.now() - 3_600_000;

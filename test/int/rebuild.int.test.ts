@@ -34,7 +34,7 @@ before(async () => {
   redis = testRedis(config);
   auth = await createAuthenticator(config);
   gw = await startTestGateway(config, {
-    rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited },
+    rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited, devTokenClient: unlimited },
   });
   groups = await startGroups(config, sql, log, (t) => tenants.has(t));
 });

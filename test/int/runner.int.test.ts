@@ -1,10 +1,13 @@
 // The shared runner against the real Redis and Postgres: consumers of one group share the entries
-// (none lost, none twice) and ack after success; outages are retried, never dead-lettered; a poison
-// entry ends in the dead letters with its reason while the rest flows; a processor killed with -9
+// (none lost, none twice) and ack after success; outages are retried, never dead-lettered; an entry
+// whose data Postgres refuses is dead-lettered at once, other poison after maxDeliveries, with its
+// reason, while the rest flows; a processor killed with -9
 // mid-burst loses nothing and duplicates nothing; the role stops gracefully on SIGTERM.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { Config } from '../../config/index.js';
 import { createSql, withTenant, type Sql } from '../../core/db.js';
 import { createLogger } from '../../core/logger.js';
@@ -147,19 +150,23 @@ test('a dependency outage is retried with backoff and never dead-lettered', asyn
   }
 });
 
-test('a poison entry is dead-lettered with its reason after maxDeliveries; the others are persisted', async () => {
+test('an entry whose data Postgres refuses is dead-lettered at once, with its reason and one warning line; the others are persisted', async () => {
   const group = groupName('persist_poison');
   const tenant = uniqueTenant('poison');
-  const config = withProcessors({ batch: 50, blockMs: 200, claimIdleMs: 300, claimIntervalMs: 100, maxDeliveries: 3 });
+  // Claims would take minutes: only the runner's own verdict on the first failure can dead-letter it here.
+  const config = withProcessors({ batch: 50, blockMs: 200, claimIdleMs: 600_000, claimIntervalMs: 100, maxDeliveries: 3 });
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>); cb(); } });
+  const captured = pino({ level: 'debug' }, sink);
   await registerTenant(redis, tenant);
   const running = await startProcessorGroup({
-    definition: { ...persist, name: group }, config, sql, log, consumers: 2, accept: (t) => t === tenant,
+    definition: { ...persist, name: group }, config, sql, log: captured, consumers: 2, accept: (t) => t === tenant,
   });
   try {
     let poison: Seq | undefined;
     for (let i = 0; i < 41; i++) {
       const m = message(i);
-      // Postgres text cannot hold NUL: this entry can never be written.
+      // Postgres cannot hold NUL (jsonb: 22P05): this entry can never be written.
       if (i === 20) m.data.body = 'before \u0000 after';
       const seq = await appendEvent(redis, tenant, m);
       if (i === 20) poison = seq;
@@ -170,11 +177,52 @@ test('a poison entry is dead-lettered with its reason after maxDeliveries; the o
     });
     assert.equal(dead?.seq, poison);
     assert.equal(dead?.type, EVENT.messageCreated);
-    assert.match(dead?.error ?? '', /unicode|\\u0000/i, 'the last error is the reason');
-    assert.ok((dead?.deliveries ?? 0) > 3, `deliveries ${dead?.deliveries}`);
-    assert.equal(await countMessages(tenant), 40);
+    assert.match(dead?.error ?? '', /^postgres 22P05: .*unicode/i, 'the reason names the SQLSTATE');
+    assert.equal(dead?.deliveries, 1, 'dead-lettered on its first delivery, not through claims');
     await waitFor('nothing pending', () => settled(tenant, group));
+    assert.equal(await countMessages(tenant), 40);
     assert.equal((await listDeadLetters(redis, tenant, group)).length, 1);
+    const aboutIt = lines.filter((l) => l['seq'] === poison && Number(l['level']) >= 40);
+    assert.equal(aboutIt.length, 1, `one warning for the entry: ${JSON.stringify(aboutIt)}`);
+    assert.equal(aboutIt[0]?.['level'], 40);
+    assert.equal(JSON.stringify(lines).includes('"stack"'), false, 'no stack trace logged');
+  } finally {
+    await running.stop();
+  }
+});
+
+test('a failure that is not the entry\'s data is retried through claims and dead-lettered after maxDeliveries', async () => {
+  const group = groupName('poison_retry');
+  const tenant = uniqueTenant('poison');
+  const config = withProcessors({ batch: 50, blockMs: 200, claimIdleMs: 300, claimIntervalMs: 100, maxDeliveries: 3 });
+  let poison: Seq | undefined;
+  const handled = new Set<string>();
+  const definition: ProcessorDefinition = {
+    name: group,
+    canHandle: () => true,
+    async handle({ events }) {
+      if (events.some((e) => e.data.includes('"m_000020"'))) throw new Error('handler bug');
+      for (const e of events) handled.add(e.seq);
+    },
+  };
+  await registerTenant(redis, tenant);
+  const running = await startProcessorGroup({ definition, config, sql, log, consumers: 2, accept: (t) => t === tenant });
+  try {
+    const seqs: Seq[] = [];
+    for (let i = 0; i < 41; i++) {
+      const seq = await appendEvent(redis, tenant, message(i));
+      if (i === 20) poison = seq;
+      seqs.push(seq);
+    }
+    const [dead] = await waitFor('the dead letter', async () => {
+      const l = await listDeadLetters(redis, tenant, group);
+      return l.length ? l : null;
+    });
+    assert.equal(dead?.seq, poison);
+    assert.equal(dead?.error, 'handler bug', 'the last error is the reason');
+    assert.ok((dead?.deliveries ?? 0) > 3, `deliveries ${dead?.deliveries}`);
+    await waitFor('nothing pending', () => settled(tenant, group));
+    assert.equal(seqs.filter((s) => handled.has(s)).length, 40);
   } finally {
     await running.stop();
   }

@@ -83,6 +83,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Fail instead of hanging when the server never answers (default 10 s). */
   timeoutMs?: number;
+  /** Connect from this local address (e.g. another 127.x.y.z, to be another client of the gateway). */
+  localAddress?: string;
 }
 
 export class Api {
@@ -103,7 +105,7 @@ export class Api {
     const url = new URL(urlPath, this.baseUrl);
     return new Promise((resolve, reject) => {
       let settled = false;
-      const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const req = http.request(url, { method, headers, agent: false, localAddress: o.localAddress }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => { if (!settled) { settled = true; reject(err); } });

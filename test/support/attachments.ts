@@ -7,7 +7,9 @@ import zlib from 'node:zlib';
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import type { Reply, User } from './api.js';
+import { waitFor, type Reply, type User } from './api.js';
+import { quarantineKey } from '../../workers/storage/store.js';
+import type { LocalStore } from '../../workers/storage/local-store.js';
 import { spawnRole, type RoleProcess } from './env.js';
 
 export const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -97,12 +99,11 @@ export async function upload(u: User, bytes: Buffer, d: Declared): Promise<{ id:
   const c = await createAttachment(u, { ...d, size: d.size ?? bytes.length });
   assert.equal(c.status, 201, c.text);
   const { id } = c.body.attachment;
-  if (c.body.upload) {
-    const put = await rawRequest('PUT', c.body.upload.url, bytes, c.body.upload.headers);
-    assert.equal(put.status, 200, put.body.toString());
-    const done = await completeAttachment(u, id);
-    assert.equal(done.status, 202, done.text);
-  }
+  assert.ok(c.body.upload, 'every attachment is uploaded (no dedupe on a declared hash)');
+  const put = await rawRequest('PUT', c.body.upload.url, bytes, c.body.upload.headers);
+  assert.equal(put.status, 200, put.body.toString());
+  const done = await completeAttachment(u, id);
+  assert.equal(done.status, 202, done.text);
   return { id, upload: c.body.upload };
 }
 
@@ -116,6 +117,14 @@ export async function waitForStatus(u: User, id: string, statuses: string[], tim
     if (Date.now() > deadline) throw new Error(`attachment ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms: ${last.status} ${last.text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Waits until a settled attachment's quarantined copy is gone: the pipeline drops it right after it
+ * records the final status and tells the uploader, so it may still be there a moment after either.
+ */
+export async function waitForQuarantineDropped(store: LocalStore, tenantId: string, id: string): Promise<void> {
+  await waitFor(`quarantine/${tenantId}/${id} to be dropped`, async () => !fs.existsSync(store.filePath(quarantineKey(tenantId, id))), 10_000);
 }
 
 export const STAGES = ['attachment-scan', 'attachment-validate', 'attachment-thumbnail'] as const;

@@ -15,6 +15,7 @@ import { persist } from '../../processors/persist.js';
 import { countersProcessor } from '../../processors/counters.js';
 import { inbox } from '../../processors/inbox.js';
 import { receipts } from '../../processors/receipts.js';
+import { projectorProcessor } from '../../processors/projector.js';
 import { previewText } from '../../processors/read-model-facts.js';
 import { groupReached } from '../../projections/sync.js';
 import assert from 'node:assert/strict';
@@ -22,11 +23,15 @@ import { after, before } from 'node:test';
 import type { Authenticator } from '../../core/auth.js';
 import { config as testConfig, createAuthenticator, log as testLog, migrateDb, startTestGateway, testRedis, type Tenant, type TestGateway, type User } from './api.js';
 
-export const READ_MODEL_GROUPS = ['persist', 'counters', 'inbox', 'receipts'] as const;
-export type GroupName = (typeof READ_MODEL_GROUPS)[number];
+/** The read models as npm start runs them: one projector group (processors/projector.ts). */
+export const READ_MODEL_GROUPS = ['projector'] as const;
+/** The same read models as four groups of their own, which a deployment may run instead. */
+export const SEPARATE_READ_MODEL_GROUPS = ['persist', 'counters', 'inbox', 'receipts'] as const;
+export type GroupName = (typeof READ_MODEL_GROUPS)[number] | (typeof SEPARATE_READ_MODEL_GROUPS)[number];
 
 export function definitionOf(name: GroupName): ProcessorDefinition {
   switch (name) {
+    case 'projector': return projectorProcessor();
     case 'persist': return persist;
     case 'counters': return countersProcessor();
     case 'inbox': return inbox;
@@ -58,7 +63,7 @@ export interface ReadModelHarness {
 
 /**
  * Registers the before/after hooks of a read-model test file: migrations, a Postgres pool, Redis,
- * a gateway and the four read-model groups in this process, serving the tenants in `tenants`.
+ * a gateway and the read-model projector group in this process, serving the tenants in `tenants`.
  * The fields are set once `before` ran.
  */
 export function readModelHarness(app: string): ReadModelHarness {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EVENT, EVENT_VERSION, controlFrame, createdAtOf, decodeEvent, encodeEvent, priorityOf, publicData, streamFrame,
+  EVENT, EVENT_VERSION, controlFrame, createdAtOf, decodeEvent, encodeEvent, personalData, personalizer, priorityOf, publicData, streamFrame,
   type StreamEvent,
 } from '../../core/events.js';
 import type { Seq } from '../../core/seq.js';
@@ -90,4 +90,22 @@ test('priorities follow the contract', () => {
   }
   for (const t of ['presence.batch', 'presence.summary', 'typing']) assert.equal(priorityOf(t), 'best_effort', t);
   for (const t of ['hello', 'error', 'resync.required', 'reconnect']) assert.equal(priorityOf(t), 'critical', t);
+});
+
+test('personalizer: one parse per event; each recipient gets the shared fields plus their own, as {...shared, ...own}', () => {
+  const data = {
+    threadId: 'th1', lastMessageId: 'm1', lastPreviewText: 'a "quoted" \u2028 line',
+    perUser: { alice: { unreadCount: 3, lastReadMessageId: null }, bob: { unreadCount: 0, lastReadMessageId: 'm1' }, carol: {}, dave: { threadId: 'own wins' } },
+  };
+  const e = decodeEvent('1700000000000-0', encodeEvent({ type: EVENT.inboxUpdated, data, users: ['alice', 'bob', 'carol', 'dave', 'eve'] }));
+  const frameOf = personalizer(e);
+  const { perUser, ...shared } = data;
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'eve', '__proto__', 'constructor']) {
+    const own = Object.hasOwn(perUser, u) ? perUser[u as keyof typeof perUser] : {};
+    assert.deepEqual(JSON.parse(frameOf(u)), { ...shared, ...own }, u);
+    assert.equal(frameOf(u), personalData(e, u), u);
+  }
+  const empty = decodeEvent('1700000000000-1', encodeEvent({ type: EVENT.inboxUpdated, data: { perUser: { alice: { n: 1 } } } }));
+  assert.deepEqual(JSON.parse(personalizer(empty)('alice')), { n: 1 });
+  assert.deepEqual(JSON.parse(personalizer(empty)('bob')), {});
 });

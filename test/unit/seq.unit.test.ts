@@ -64,3 +64,23 @@ test('seqSortKey sorts as strings exactly like compareSeq', () => {
   assert.equal(seqSortKey(s('12-3')), '000000000000012-0000000000000000003');
   assert.equal(seqSortKey(s('12-3')).length, seqSortKey(s('999999999999999-9999999999999999999')).length);
 });
+
+test('compareSeq (no BigInt on the hot path) orders like a BigInt comparison of both parts, leading zeros included', () => {
+  const ref = (a: string, b: string) => {
+    const [am, an] = a.split('-').map(BigInt) as [bigint, bigint];
+    const [bm, bn] = b.split('-').map(BigInt) as [bigint, bigint];
+    return am === bm ? (an === bn ? 0 : an < bn ? -1 : 1) : am < bm ? -1 : 1;
+  };
+  const samples = ['0-0', '0-1', '1-0', '9-0', '10-0', '1-9', '1-10', '1-01', '1-001', '01-1', '1700000000000-0', '1700000000000-18',
+    '1700000000001-2', '999999999999999-9999999999999999999', '999999999999999-9999999999999999998', '5-9223372036854775807',
+    '5-9223372036854775808', '5-18446744073709551615', '5-018446744073709551615'];
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < 300; i++) samples.push(`${Math.floor(rnd() * 20)}-${Math.floor(rnd() * 1e6) * (rnd() < 0.2 ? 1e12 : 1)}`);
+  for (const a of samples) {
+    for (const b of samples) {
+      if (!isSeq(a) || !isSeq(b)) continue;
+      assert.equal(Math.sign(compareSeq(s(a), s(b))), ref(a, b), `${a} vs ${b}`);
+    }
+  }
+});

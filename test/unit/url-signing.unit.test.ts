@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signGrant, verifyGrant, type Grant } from '../../workers/storage/url-signing.js';
-import { contentDisposition, isObjectKey, objectKey } from '../../workers/storage/store.js';
+import { cleanContent, contentDisposition, isObjectKey, objectKey, servedDisposition } from '../../workers/storage/store.js';
 
 const secret = 'unit-test-secret-0123456789';
 const key = objectKey('quarantine', 'acme', 'att_1');
@@ -67,4 +67,22 @@ test('Content-Disposition: RFC 6266 with an ASCII fallback', () => {
   assert.equal(contentDisposition(undefined), 'attachment');
   assert.equal(contentDisposition('a.png', true), `inline; filename="a.png"; filename*=UTF-8''a.png`);
   assert.equal(contentDisposition('résumé "1".pdf'), `attachment; filename="r_sum_ _1_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf`);
+});
+
+test('served disposition: inline only for raster images that ask for it, whatever else a URL asks', () => {
+  assert.equal(servedDisposition('image/webp', undefined, true), 'inline');
+  assert.equal(servedDisposition('IMAGE/PNG', undefined, true), 'inline');
+  for (const type of ['text/html', 'image/svg+xml', 'text/plain', 'application/pdf', 'application/xml']) {
+    assert.equal(servedDisposition(type, 'x.html', true), `attachment; filename="x.html"; filename*=UTF-8''x.html`, type);
+  }
+  assert.equal(servedDisposition('image/png', 'a.png'), `attachment; filename="a.png"; filename*=UTF-8''a.png`);
+});
+
+test('clean keys name the bytes or their thumbnail; nothing else is served', () => {
+  const h = 'ab'.repeat(32);
+  assert.deepEqual(cleanContent(objectKey('clean', 'acme', h)), { sha256: h, thumbnail: false });
+  assert.deepEqual(cleanContent(objectKey('clean', 'acme', `${h}.thumb.webp`)), { sha256: h, thumbnail: true });
+  assert.equal(cleanContent(objectKey('clean', 'acme', `${h}.meta`)), null);
+  assert.equal(cleanContent(objectKey('clean', 'acme', 'att_1')), null);
+  assert.equal(cleanContent(objectKey('quarantine', 'acme', h)), null);
 });

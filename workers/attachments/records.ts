@@ -34,7 +34,7 @@ export interface AttachmentRow {
 }
 
 export type NewAttachment = Pick<AttachmentRow, 'tenantId' | 'id' | 'uploaderId' | 'filename' | 'contentType' | 'size' | 'declaredSha256'>
-  & Partial<Pick<AttachmentRow, 'sha256' | 'thumbWidth' | 'thumbHeight'>> & { status: 'pending_upload' | 'ready' };
+  & { status: 'pending_upload' };
 
 interface DbRow {
   tenant_id: string; id: string; uploader_id: string; filename: string; content_type: string; size: string | number;
@@ -61,13 +61,9 @@ function inTenant<T>(sql: Sql, tenantId: string, statement: string, fn: (tx: Tx)
 }
 
 export async function insertAttachment(sql: Sql, a: NewAttachment): Promise<void> {
-  const ready = a.status === 'ready';
   await inTenant(sql, a.tenantId, 'attachment_insert', (tx) => tx`
-    insert into attachments (tenant_id, id, uploader_id, filename, content_type, size, declared_sha256, sha256, status,
-      thumb_width, thumb_height, uploaded_at, scanned_at, validated_at, finished_at)
-    values (${a.tenantId}, ${a.id}, ${a.uploaderId}, ${a.filename}, ${a.contentType}, ${a.size}, ${a.declaredSha256},
-      ${a.sha256 ?? null}, ${a.status}, ${a.thumbWidth ?? null}, ${a.thumbHeight ?? null},
-      ${ready ? new Date() : null}, ${ready ? new Date() : null}, ${ready ? new Date() : null}, ${ready ? new Date() : null})`);
+    insert into attachments (tenant_id, id, uploader_id, filename, content_type, size, declared_sha256, status)
+    values (${a.tenantId}, ${a.id}, ${a.uploaderId}, ${a.filename}, ${a.contentType}, ${a.size}, ${a.declaredSha256}, ${a.status})`);
 }
 
 export async function getAttachment(sql: Sql, tenantId: string, id: string): Promise<AttachmentRow | null> {
@@ -75,12 +71,27 @@ export async function getAttachment(sql: Sql, tenantId: string, id: string): Pro
     select * from attachments where tenant_id = ${tenantId} and id = ${id}`));
 }
 
-/** A ready attachment of the tenant with these bytes and this type: its clean object can be shared. */
-export async function findClean(sql: Sql, tenantId: string, sha256: string, contentType: string, size: number): Promise<AttachmentRow | null> {
-  return one(await inTenant(sql, tenantId, 'attachment_find_clean', (tx) => tx<DbRow[]>`
-    select * from attachments
-    where tenant_id = ${tenantId} and sha256 = ${sha256} and content_type = ${contentType} and status = 'ready' and size = ${size}
-    order by finished_at limit 1`));
+/** How the tenant's clean object of these bytes may be served, as the pipeline verified it: null when no ready attachment has them. */
+export interface VerifiedObject {
+  /** The real type the validate stage confirmed (one per content: a type is judged from the bytes). */
+  contentType: string;
+  thumbnail: boolean;
+}
+
+export async function verifiedObject(sql: Sql, tenantId: string, sha256: string): Promise<VerifiedObject | null> {
+  const rows = await inTenant(sql, tenantId, 'attachment_verified_object', (tx) => tx<{ content_type: string; thumb_width: number | null }[]>`
+    select content_type, thumb_width from attachments
+    where tenant_id = ${tenantId} and sha256 = ${sha256} and status = 'ready'
+    order by finished_at limit 1`);
+  const r = rows[0];
+  return r ? { contentType: r.content_type, thumbnail: r.thumb_width !== null } : null;
+}
+
+/** Whether the attachment still waits for its bytes (its upload URL may be used). */
+export async function awaitsUpload(sql: Sql, tenantId: string, id: string): Promise<boolean> {
+  const rows = await inTenant(sql, tenantId, 'attachment_awaits_upload', (tx) => tx<{ status: AttachmentStatus }[]>`
+    select status from attachments where tenant_id = ${tenantId} and id = ${id}`);
+  return rows[0]?.status === 'pending_upload';
 }
 
 /** pending_upload → uploaded (the client completed the upload). Null when it was not pending. */

@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { withTenant, type Sql } from '../../core/db.js';
 import { AppError } from '../../core/errors.js';
-import { ID_RE } from '../../core/ids.js';
+import { Id, StoredText } from '../../ingest/schemas.js';
+import { invalidRequest } from '../../ingest/validate.js';
 import { metrics, timed } from '../../core/metrics.js';
 import type { ProviderChannel } from './channels.js';
 
@@ -21,16 +22,15 @@ export function verifySignature(secret: string | undefined, body: Buffer, header
   return crypto.timingSafeEqual(Buffer.from(given.toLowerCase(), 'hex'), Buffer.from(sign(secret, body), 'hex'));
 }
 
-const Id = z.string().regex(ID_RE, 'must match ^[A-Za-z0-9_-]{1,64}$');
 const StatusEvent = z.object({
   tenantId: Id,
   /** The notification id (or digest id) the provider received with the message. */
-  notificationId: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a notification or digest id'),
+  notificationId: StoredText.regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a notification or digest id'),
   status: z.enum(['delivered', 'opened', 'bounced', 'failed']),
-  providerMessageId: z.string().max(256).optional(),
-  reason: z.string().max(500).optional(),
+  providerMessageId: StoredText.max(256).optional(),
+  reason: StoredText.max(500).optional(),
 });
-export const CallbackBody = z.union([StatusEvent, z.object({ events: z.array(StatusEvent).min(1).max(100) })]);
+const CallbackBatch = z.object({ events: z.array(StatusEvent).min(1).max(100) });
 export type StatusEvent = z.infer<typeof StatusEvent>;
 
 export function parseCallback(raw: Buffer): StatusEvent[] {
@@ -40,12 +40,16 @@ export function parseCallback(raw: Buffer): StatusEvent[] {
   } catch {
     throw new AppError('invalid_json', 'body is not valid JSON');
   }
-  const r = CallbackBody.safeParse(body);
-  if (!r.success) {
-    const first = r.error.issues[0];
-    throw new AppError('invalid_request', `${first?.path.join('.') || '(body)'}: ${first?.message ?? 'invalid'}`);
+  // One event or a batch of them, told apart by `events`, so that a refusal names the bad field
+  // (a union would only say that neither shape matched).
+  if (body && typeof body === 'object' && 'events' in body) {
+    const r = CallbackBatch.safeParse(body);
+    if (!r.success) throw invalidRequest(r.error);
+    return r.data.events;
   }
-  return 'events' in r.data ? r.data.events : [r.data];
+  const r = StatusEvent.safeParse(body);
+  if (!r.success) throw invalidRequest(r.error);
+  return [r.data];
 }
 
 /** Applies status events, forward only; returns how many delivery rows moved. */

@@ -10,33 +10,21 @@ import os from 'node:os';
 import type { Config } from '../../config/index.js';
 import type { NotifyContext } from './context.js';
 import { backoffDelay } from '../../core/backoff.js';
-import { EVENT, createdAtOf, type StreamEvent } from '../../core/events.js';
+import type { StreamEvent } from '../../core/events.js';
 import { metrics } from '../../core/metrics.js';
-import type { Seq } from '../../core/seq.js';
 import { deadLetter } from '../../core/stream-commands.js';
 import { Breaker } from './breaker.js';
 import { INTERRUPTIVE, groupOf, queueOf, type Channel } from './channels.js';
 import { render } from './content.js';
 import { decide, decideChannel, decideMessage, type Decision } from './decide.js';
 import { loadFacts, type DeliveryFacts, type ItemRef } from './facts.js';
-import { deliveryKey, emailMessageId, groupsOf, parseJob, pushIdempotencyKey, type DigestItem, type Job, type MessageJob } from './jobs.js';
+import { deliverInApp } from './in-app.js';
+import { deliveryKey, emailMessageId, parseJob, pushIdempotencyKey, type DigestItem, type Job } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { ProviderError, type Provider } from './providers/provider.js';
-import { outcomes, publishInApp, recordOutcome, releaseLease, scheduleJob, takeLease, type Outcome } from './queue.js';
+import { outcomes, recordOutcome, releaseLease, scheduleJob, takeLease, type Outcome } from './queue.js';
 import { msUntilQuietEnd } from './quiet-hours.js';
-import {
-  deliveryKeyOf, deliveryRows, insertInApp, recordDeliveries, type DeliveryKey, type DeliveryRow, type DeliveryUpdate, type InAppRow,
-} from './store.js';
-
-/** The fields of a notification.created that every recipient of the message shares. */
-function shared(r: InAppRow) {
-  return { messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, readAt: null };
-}
-
-/** The fields of a notification.created that are the recipient's own. */
-function own(r: InAppRow) {
-  return { id: r.id, kind: r.kind, title: r.title, preview: r.preview, createdAt: r.created_at };
-}
+import { deliveryKeyOf, deliveryRows, recordDeliveries, type DeliveryKey, type DeliveryRow, type DeliveryUpdate } from './store.js';
 
 /** Row statuses after which a job has nothing left to do. */
 const FINAL = new Set(['sent', 'delivered', 'opened', 'bounced', 'suppressed', 'cancelled']);
@@ -190,46 +178,14 @@ export class ChannelDelivery {
   }
 
   private async deliverInApp(ctx: DeliverContext, planned: Planned[], updates: DeliveryUpdate[]): Promise<void> {
-    const { tenantId, sql, redis } = ctx;
-    const messages = planned.flatMap((p) => (p.job.kind === 'message' ? [p.job] : []));
-    const rows: InAppRow[] = messages.map((j) => ({
-      id: j.notificationId, user_id: j.userId, message_id: j.messageId, thread_id: j.threadId, sender_id: j.senderId,
-      kind: j.mention ? 'mention' : j.direct ? 'direct' : 'message', title: j.title, preview: j.preview, created_at: createdAtOf(j.seq as Seq),
-    }));
-    // Row before event: a client reacting to notification.created finds it in GET /api/notifications.
-    await insertInApp(sql, tenantId, rows);
-    const publish = async (i: number, seq: Seq | null) => {
-      const j = messages[i] as MessageJob;
+    const jobs = planned.flatMap((p) => (p.job.kind === 'message' ? [p.job] : []));
+    for (const { job, seq } of await deliverInApp(ctx, jobs)) {
       if (seq) {
-        metrics.streamAppends.inc({ event_type: EVENT.notificationCreated });
-        metrics.notifyDispatchLatency.observe({ channel: this.channel, priority: priorityOf(j) }, (Date.now() - j.enqueuedAt) / 1000);
-        metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(j) });
-      } else metrics.notifyDuplicates.inc({ channel: this.channel, stage: 'publish' });
-      updates.push({ ...(keysOf(j)[0] as DeliveryKey), status: 'sent', reason: sentReason(j), attempts: 1, ...(seq ? { provider_message_id: seq } : {}) });
-    };
-    const alone = async (i: number) => {
-      const r = rows[i] as InAppRow;
-      const seq = await publishInApp(redis, tenantId, [messages[i] as MessageJob],
-        { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id });
-      return seq === 'partial' ? null : seq; // one job is published or not: never partial
-    };
-    // One notification.created per message for up to IN_APP_GROUP of its recipients, their own fields
-    // under perUser (the gateway gives each recipient its own frame): every consumer group and
-    // gateway reads the tenant stream, and an entry per recipient multiplied it by the fanout.
-    await Promise.all(groupsOf(messages).map(async (group) => {
-      if (group.length === 1) return publish(group[0] as number, await alone(group[0] as number));
-      const rs = group.map((i) => rows[i] as InAppRow);
-      const first = rs[0] as InAppRow;
-      const data = {
-        ...shared(first),
-        perUser: Object.fromEntries(rs.map((r) => [r.user_id, own(r)])),
-      };
-      const seq = await publishInApp(redis, tenantId, group.map((i) => messages[i] as MessageJob),
-        { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id });
-      if (seq !== 'partial') return Promise.all(group.map((i) => publish(i, seq)));
-      // Some were published before (a batch formed differently on redelivery): each one alone, deduped by its marker.
-      return Promise.all(group.map(async (i) => publish(i, await alone(i))));
-    }));
+        metrics.notifyDispatchLatency.observe({ channel: this.channel, priority: priorityOf(job) }, (Date.now() - job.enqueuedAt) / 1000);
+        metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(job) });
+      }
+      updates.push({ ...(keysOf(job)[0] as DeliveryKey), status: 'sent', reason: sentReason(job), attempts: 1, ...(seq ? { provider_message_id: seq } : {}) });
+    }
   }
 
   private async deliverViaProvider(ctx: DeliverContext, plan: Planned, updates: DeliveryUpdate[]): Promise<void> {

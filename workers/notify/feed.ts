@@ -25,6 +25,12 @@ export interface NotificationItem {
 interface FeedRow {
   id: string; kind: NotificationItem['kind']; message_id: string; thread_id: string; sender_id: string; title: string | null;
   preview: string; created_at: Date; read_at: Date | null; statuses: Record<string, string> | null;
+  skipped: Record<string, string> | null;
+}
+
+/** The status of a channel that did not notify at intent time and has no row (kept on the in-app row's `skipped`). */
+function skippedStatus(reason: string): string {
+  return reason === 'message_deleted' ? 'cancelled' : 'suppressed';
 }
 
 export async function listNotifications(
@@ -35,7 +41,9 @@ export async function listNotifications(
   const rows = await timed('notify_feed', () => withTenant(sql, tenantId, (tx) => tx<FeedRow[]>`
     select n.id, n.kind, n.message_id, n.thread_id, n.sender_id, n.title, n.preview, n.created_at, n.read_at,
       (select jsonb_object_agg(d.channel, d.status) from notification_deliveries d
-        where d.tenant_id = n.tenant_id and d.message_id = n.message_id and d.user_id = n.user_id) as statuses
+        where d.tenant_id = n.tenant_id and d.message_id = n.message_id and d.user_id = n.user_id) as statuses,
+      (select d.skipped from notification_deliveries d
+        where d.tenant_id = n.tenant_id and d.message_id = n.message_id and d.user_id = n.user_id and d.channel = 'inApp') as skipped
     from notifications n
     where n.tenant_id = ${tenantId} and n.user_id = ${userId}
       and (${after === null} or (n.created_at, n.id) < (${after?.at ?? null}::timestamptz, ${after?.id ?? null}::text))
@@ -46,7 +54,8 @@ export async function listNotifications(
   return {
     notifications: page.map((r) => ({
       id: r.id, kind: r.kind, messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, title: r.title, preview: r.preview,
-      createdAt: r.created_at.toISOString(), readAt: r.read_at?.toISOString() ?? null, status: r.statuses ?? {},
+      createdAt: r.created_at.toISOString(), readAt: r.read_at?.toISOString() ?? null,
+      status: { ...Object.fromEntries(Object.entries(r.skipped ?? {}).map(([c, reason]) => [c, skippedStatus(reason)])), ...r.statuses },
     })),
     nextCursor: rows.length > limit && last ? encodeCursor({ at: last.created_at.toISOString(), id: last.id }) : null,
   };
@@ -105,10 +114,12 @@ export async function explain(r: RedisClient, sql: Sql, tenantId: string, userId
   }
   const rows = await timed('notify_explain', () => withTenant(sql, tenantId, (tx) => tx<{
     channel: Channel; status: string; reason: string; urgent: boolean; attempts: number; updated_at: Date; digest_id: string | null;
+    skipped: Record<string, string> | null;
   }[]>`
-    select channel, status, reason, urgent, attempts, updated_at, digest_id from notification_deliveries
+    select channel, status, reason, urgent, attempts, updated_at, digest_id, skipped from notification_deliveries
     where tenant_id = ${tenantId} and message_id = ${messageId} and user_id = ${userId}`));
   const byChannel = new Map(rows.map((x) => [x.channel, x]));
+  const anchor = byChannel.get('inApp');
   return {
     messageId, threadId: header.threadId, userId,
     channels: Object.fromEntries(CHANNELS.map((channel): [Channel, ExplainEntry] => {
@@ -117,6 +128,12 @@ export async function explain(r: RedisClient, sql: Sql, tenantId: string, userId
         return [channel, {
           channel, notified: NOTIFIED.has(x.status), status: x.status, reason: x.reason, urgent: x.urgent, attempts: x.attempts,
           updatedAt: x.updated_at.toISOString(), ...(x.digest_id ? { digestId: x.digest_id } : {}),
+        }];
+      }
+      const reason = anchor?.skipped?.[channel];
+      if (anchor && reason) {
+        return [channel, {
+          channel, notified: false, status: skippedStatus(reason), reason, urgent: anchor.urgent, attempts: 0, updatedAt: anchor.updated_at.toISOString(),
         }];
       }
       // The sender is never notified of their own message; anyone else is not decided yet.

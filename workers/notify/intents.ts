@@ -1,18 +1,21 @@
 // Stage 1 and 2 of the pipeline (seed 5.1): message.created (and a message.updated that mentions
 // someone) becomes one intent per recipient, filtered by preferences and permissions, and fanned out
-// per channel: urgent ones (mentions, direct threads) and every in-app one onto the channel queues,
-// the others into the user's digest of each interruptive channel. message.deleted cancels what was
-// not delivered yet. Every decision, sent or not, is recorded (notification_deliveries).
+// per channel: in-app is delivered at once (workers/notify/in-app.ts), urgent ones (mentions,
+// direct threads) go onto the email/push queues, the others into the user's digest of each
+// interruptive channel. message.deleted cancels what was not delivered yet. Every decision, sent or
+// not, is recorded: a row per channel that notifies, and on the in-app row the channels that did not
+// and why (notification_deliveries.skipped).
 import type { NotifyContext } from './context.js';
 import { EVENT, type StreamEvent } from '../../core/events.js';
 import { metrics } from '../../core/metrics.js';
 import { CHANNELS, INTERRUPTIVE, type Channel } from './channels.js';
-import { decideChannel, decideMessage, isUrgent, type Decision } from './decide.js';
+import { decideChannel, decideMessage, isUrgent, type Decision, type SkipReason } from './decide.js';
+import { deliverInApp } from './in-app.js';
 import { loadFacts, threadInfo } from './facts.js';
 import { notificationIdOf, previewOf, type MessageJob } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { addToDigest, enqueueJob } from './queue.js';
-import { cancelPending, deliveryKeyOf, upsertIntents, type IntentRow } from './store.js';
+import { cancelPending, deliveryKeyOf, recordDeliveries, upsertIntents, type IntentRow } from './store.js';
 
 export class InvalidMessageEventError extends Error {}
 
@@ -97,36 +100,71 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
       mention, direct, threadId: m.threadId, deleted: facts.deleted(m.id), participant: true,
       read: facts.read({ messageId: m.id, threadId: m.threadId, userId, seq: m.seq }), active: false,
     }, now);
+    const skipped: Partial<Record<Channel, SkipReason>> = {};
+    let inAppRow: IntentRow | undefined;
     for (const channel of CHANNELS) {
       const d: Decision = msgDecision.notify ? intentChannelDecision(channel, p, urgent, now) : msgDecision;
       const waits = INTERRUPTIVE.has(channel) && !urgent;
-      rows.push({
+      if (!d.notify) metrics.notifyDecisions.inc({ channel, reason: d.reason });
+      // The in-app row is the decision log's anchor; another channel that does not notify is one
+      // entry in it, not a row of its own.
+      if (!d.notify && channel !== 'inApp') {
+        skipped[channel] = d.reason;
+        continue;
+      }
+      const row: IntentRow = {
         message_id: m.id, user_id: userId, channel, notification_id: notificationId, thread_id: m.threadId, urgent,
         status: d.notify ? (waits ? 'digest_pending' : 'queued') : d.reason === 'message_deleted' ? 'cancelled' : 'suppressed',
         reason: d.notify ? (waits ? 'digest' : urgent ? 'urgent' : 'in_app') : d.reason,
-      });
-      if (!d.notify) metrics.notifyDecisions.inc({ channel, reason: d.reason });
+        skipped: null,
+      };
+      rows.push(row);
+      if (channel === 'inApp') inAppRow = row;
       jobs.set(deliveryKeyOf({ message_id: m.id, user_id: userId, channel }), {
         kind: 'message', channel, userId, attempt: 0, enqueuedAt: now.getTime(), notificationId, messageId: m.id,
         threadId: m.threadId, seq: m.seq, senderId: m.senderId, preview: previewOf(m.body), urgent, mention, direct, title,
       });
     }
+    if (inAppRow && Object.keys(skipped).length) inAppRow.skipped = skipped;
   }
 
   // The rows as they stand after the upsert decide what is (still) to enqueue, so a batch that
   // failed between the upsert and the enqueue enqueues on redelivery; the markers stop doubles.
   const current = await upsertIntents(sql, tenantId, rows);
-  await Promise.all(current.map(async (row) => {
-    const job = jobs.get(deliveryKeyOf(row));
-    if (!job) return;
-    if (row.status === 'queued') await enqueueJob(redis, tenantId, job, row.urgent ? 'urgent' : 'now');
-    else if (row.status === 'digest_pending') {
-      await addToDigest(redis, tenantId, job.channel, job.userId, {
-        notificationId: job.notificationId, messageId: job.messageId, threadId: job.threadId, seq: job.seq,
-        senderId: job.senderId, preview: job.preview,
-      }, config.notify.digestWindowMs);
-    }
-  }));
+  // In-app is delivered here, with the facts and preferences just read: the in-app channel queue was
+  // one more append, read, decode, re-check and ack per recipient for the same decision.
+  const inApp = current.filter((row) => row.channel === 'inApp' && row.status === 'queued').map((row) => jobs.get(deliveryKeyOf(row)))
+    .filter((j): j is MessageJob => j !== undefined);
+  await Promise.all([
+    deliverInAppNow(ctx, inApp),
+    ...current.map(async (row) => {
+      const job = jobs.get(deliveryKeyOf(row));
+      if (!job || row.channel === 'inApp') return;
+      if (row.status === 'queued') await enqueueJob(redis, tenantId, job, row.urgent ? 'urgent' : 'now');
+      else if (row.status === 'digest_pending') {
+        await addToDigest(redis, tenantId, job.channel, job.userId, {
+          notificationId: job.notificationId, messageId: job.messageId, threadId: job.threadId, seq: job.seq,
+          senderId: job.senderId, preview: job.preview,
+        }, config.notify.digestWindowMs);
+      }
+    }),
+  ]);
+}
+
+/** Publishes the in-app notifications of a batch and records them sent (the row goes queued → sent). */
+async function deliverInAppNow(ctx: IntentContext, jobs: MessageJob[]): Promise<void> {
+  if (!jobs.length) return;
+  const published = await deliverInApp(ctx, jobs);
+  const now = Date.now();
+  for (const { job, seq } of published) {
+    if (!seq) continue;
+    metrics.notifyDispatchLatency.observe({ channel: 'inApp', priority: job.urgent ? 'urgent' : 'normal' }, (now - job.enqueuedAt) / 1000);
+    metrics.notifyDecisions.inc({ channel: 'inApp', reason: 'sent_via_in_app' });
+  }
+  await recordDeliveries(ctx.sql, ctx.tenantId, published.map(({ job, seq }) => ({
+    message_id: job.messageId, user_id: job.userId, channel: 'inApp' as const, status: 'sent' as const, reason: 'sent_via_in_app',
+    attempts: 1, ...(seq ? { provider_message_id: seq } : {}),
+  })));
 }
 
 /**

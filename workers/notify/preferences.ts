@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { withTenant, type Sql } from '../../core/db.js';
 import { timed } from '../../core/metrics.js';
-import { ID_RE } from '../../core/ids.js';
+import { Id, storedText, StoredText } from '../../ingest/schemas.js';
 import { HHMM_RE, isTimeZone, type QuietHours } from './quiet-hours.js';
 
 export const THREAD_LEVELS = ['all', 'mentions', 'none'] as const;
@@ -28,21 +28,22 @@ export function defaultPreferences(): Preferences {
   return { channels: { inApp: true, email: true, push: true }, muteUntil: null, quietHours: null, threads: {}, email: null, pushEndpoint: null };
 }
 
-const HHMM = z.string().regex(HHMM_RE, 'must be HH:MM (24 h)');
+const HHMM = StoredText.regex(HHMM_RE, 'must be HH:MM (24 h)');
 
 export const PreferencesInput = z.object({
   channels: z.object({ inApp: z.boolean(), email: z.boolean(), push: z.boolean() }),
-  muteUntil: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).nullable().optional(),
+  muteUntil: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).check(storedText).nullable().optional(),
   quietHours: z.object({
     start: HHMM,
     end: HHMM,
-    tz: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin'),
+    tz: StoredText.max(64).refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin'),
   }).nullable().optional(),
-  threads: z.record(z.string().regex(ID_RE, 'thread ids must match ^[A-Za-z0-9_-]{1,64}$'), z.enum(THREAD_LEVELS))
+  threads: z.record(Id, z.enum(THREAD_LEVELS))
     .refine((r) => Object.keys(r).length <= MAX_THREAD_SETTINGS, `at most ${MAX_THREAD_SETTINGS} threads`)
     .optional(),
-  email: z.email('must be an email address').max(254).nullable().optional(),
-  pushEndpoint: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048).nullable().optional(),
+  email: z.email('must be an email address').max(254).check(storedText).nullable().optional(),
+  // The URL parser accepts NUL and lone surrogates in a path: the stored-text check refuses them.
+  pushEndpoint: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048).check(storedText).nullable().optional(),
   tenantId: z.string().optional(),
 });
 

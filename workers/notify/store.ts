@@ -21,6 +21,8 @@ export interface IntentRow extends DeliveryKey {
   urgent: boolean;
   status: DeliveryStatus;
   reason: string;
+  /** On the in-app row: the other channels that did not notify at intent time, and why (they get no row). */
+  skipped: Partial<Record<Channel, string>> | null;
 }
 
 export interface DeliveryUpdate extends DeliveryKey {
@@ -59,12 +61,15 @@ export function deliveryKeyOf(r: DeliveryKey): string {
 export async function upsertIntents(sql: Sql, tenantId: string, rows: IntentRow[]): Promise<DeliveryRow[]> {
   if (!rows.length) return [];
   return timed('notify_intents_upsert', () => withTenant(sql, tenantId, (tx) => tx<DeliveryRow[]>`
-    insert into notification_deliveries as d (tenant_id, message_id, user_id, channel, notification_id, thread_id, urgent, status, reason)
-    select ${tenantId}, r.message_id, r.user_id, r.channel, r.notification_id, r.thread_id, r.urgent, r.status, r.reason
+    insert into notification_deliveries as d (tenant_id, message_id, user_id, channel, notification_id, thread_id, urgent, status, reason, skipped)
+    select ${tenantId}, r.message_id, r.user_id, r.channel, r.notification_id, r.thread_id, r.urgent, r.status, r.reason, r.skipped
     from jsonb_to_recordset(${asJson(tx, sorted(rows))}::jsonb)
-      as r(message_id text, user_id text, channel text, notification_id text, thread_id text, urgent boolean, status text, reason text)
+      as r(message_id text, user_id text, channel text, notification_id text, thread_id text, urgent boolean, status text, reason text,
+        skipped jsonb)
     on conflict (tenant_id, message_id, user_id, channel) do update set
       urgent = d.urgent or excluded.urgent,
+      -- A channel that has a row of its own (e.g. an edit's mention made it notify) is read from its row first.
+      skipped = case when excluded.skipped is null then d.skipped else coalesce(d.skipped, '{}'::jsonb) || excluded.skipped end,
       status = case when excluded.urgent and not d.urgent and d.status in ('digest_pending', 'suppressed') then excluded.status else d.status end,
       reason = case when excluded.urgent and not d.urgent and d.status in ('digest_pending', 'suppressed') then excluded.reason else d.reason end,
       updated_at = case when excluded.urgent and not d.urgent then now() else d.updated_at end

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
-  contentDisposition, keyPath, ObjectMissingError, type DownloadOptions, type ObjectInfo, type ObjectKey, type ObjectStore,
+  keyPath, ObjectMissingError, servedDisposition, type DownloadOptions, type ObjectInfo, type ObjectKey, type ObjectStore,
   type UploadTarget,
 } from './store.js';
 
@@ -71,7 +71,7 @@ export class S3Store implements ObjectStore {
     const cmd = new GetObjectCommand({
       Bucket: this.o.bucket, Key: this.key(key),
       ResponseContentType: o.contentType,
-      ResponseContentDisposition: contentDisposition(o.filename, o.inline),
+      ResponseContentDisposition: servedDisposition(o.contentType, o.filename, o.inline),
     });
     return getSignedUrl(this.client, cmd, { expiresIn: expiresIn(o.expiresAt) });
   }

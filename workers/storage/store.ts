@@ -88,8 +88,29 @@ export function cleanKey(tenantId: string, sha256: string): ObjectKey {
   return objectKey('clean', tenantId, sha256);
 }
 
+const THUMBNAIL_SUFFIX = '.thumb.webp';
+
 export function thumbnailKey(tenantId: string, sha256: string): ObjectKey {
-  return objectKey('clean', tenantId, `${sha256}.thumb.webp`);
+  return objectKey('clean', tenantId, `${sha256}${THUMBNAIL_SUFFIX}`);
+}
+
+/** What a clean key holds: the bytes of `sha256`, or their thumbnail. Null for any other name. */
+export function cleanContent(key: ObjectKey): { sha256: string; thumbnail: boolean } | null {
+  if (key.area !== 'clean') return null;
+  const thumbnail = key.name.endsWith(THUMBNAIL_SUFFIX);
+  const sha256 = thumbnail ? key.name.slice(0, -THUMBNAIL_SUFFIX.length) : key.name;
+  return /^[0-9a-f]{64}$/.test(sha256) ? { sha256, thumbnail } : null;
+}
+
+/** Types a browser may render inline from our origin: raster images only (no SVG, HTML, PDF, text). */
+const INLINE_SAFE_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+/**
+ * The Content-Disposition a download is served with: `inline` only when asked for (thumbnails) and
+ * the type is a raster image; anything else downloads as an attachment, whatever the URL says.
+ */
+export function servedDisposition(contentType: string, filename: string | undefined, inline = false): string {
+  return contentDisposition(filename, inline && INLINE_SAFE_TYPES.has(contentType.toLowerCase()));
 }
 
 /** `attachment; filename*=UTF-8''…` (RFC 6266/5987), with an ASCII fallback for old clients. */

@@ -1,0 +1,66 @@
+// In-app delivery of message jobs: the feed rows (notifications), then one notification.created per
+// message for up to IN_APP_GROUP of its recipients, their own fields under perUser (the gateway gives
+// each recipient its own frame). Idempotent: feed rows are keyed by notification id and each job's
+// outcome marker is set in the same script as the append, so a redelivered job is never published twice.
+// Called by the intents stage for the in-app decisions it has just made (no queue round trip) and by
+// the in-app channel group for jobs still on its queue (replayed dead letters, older deployments).
+import type { Sql } from '../../core/db.js';
+import { EVENT, createdAtOf } from '../../core/events.js';
+import { metrics } from '../../core/metrics.js';
+import type { RedisClient } from '../../core/redis.js';
+import type { Seq } from '../../core/seq.js';
+import { groupsOf, type MessageJob } from './jobs.js';
+import { publishInApp } from './queue.js';
+import { insertInApp, type InAppRow } from './store.js';
+
+/** The fields of a notification.created that every recipient of the message shares. */
+function shared(r: InAppRow) {
+  return { messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, readAt: null };
+}
+
+/** The fields of a notification.created that are the recipient's own. */
+function own(r: InAppRow) {
+  return { id: r.id, kind: r.kind, title: r.title, preview: r.preview, createdAt: r.created_at };
+}
+
+export interface InAppPublished {
+  job: MessageJob;
+  /** The notification.created entry, or null when an earlier delivery of the job published it. */
+  seq: Seq | null;
+}
+
+export async function deliverInApp(d: { tenantId: string; sql: Sql; redis: RedisClient }, jobs: MessageJob[]): Promise<InAppPublished[]> {
+  if (!jobs.length) return [];
+  const { tenantId, sql, redis } = d;
+  const rows: InAppRow[] = jobs.map((j) => ({
+    id: j.notificationId, user_id: j.userId, message_id: j.messageId, thread_id: j.threadId, sender_id: j.senderId,
+    kind: j.mention ? 'mention' : j.direct ? 'direct' : 'message', title: j.title, preview: j.preview, created_at: createdAtOf(j.seq as Seq),
+  }));
+  // Row before event: a client reacting to notification.created finds it in GET /api/notifications.
+  await insertInApp(sql, tenantId, rows);
+  const out: InAppPublished[] = [];
+  const published = (i: number, seq: Seq | null) => {
+    const job = jobs[i] as MessageJob;
+    if (seq) metrics.streamAppends.inc({ event_type: EVENT.notificationCreated });
+    else metrics.notifyDuplicates.inc({ channel: 'inApp', stage: 'publish' });
+    out.push({ job, seq });
+  };
+  const alone = async (i: number) => {
+    const r = rows[i] as InAppRow;
+    const seq = await publishInApp(redis, tenantId, [jobs[i] as MessageJob],
+      { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id });
+    return seq === 'partial' ? null : seq; // one job is published or not: never partial
+  };
+  await Promise.all(groupsOf(jobs).map(async (group) => {
+    if (group.length === 1) return published(group[0] as number, await alone(group[0] as number));
+    const rs = group.map((i) => rows[i] as InAppRow);
+    const first = rs[0] as InAppRow;
+    const data = { ...shared(first), perUser: Object.fromEntries(rs.map((r) => [r.user_id, own(r)])) };
+    const seq = await publishInApp(redis, tenantId, group.map((i) => jobs[i] as MessageJob),
+      { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id });
+    if (seq !== 'partial') return group.forEach((i) => published(i, seq));
+    // Some were published before (a batch formed differently on redelivery): each one alone, deduped by its marker.
+    for (const i of group) published(i, await alone(i));
+  }));
+  return out;
+}
