@@ -505,6 +505,7 @@ function parseShardOverrides(v: string): Record<string, number> {
 
 /** CHORUS_METRICS_ALLOW: comma-separated IPs or CIDRs; unset means loopback, except in production (none). */
 function metricsAccessConfig(token: string | undefined, allow: string | undefined, production: boolean): Config['metricsAccess'] {
+  if (production && token !== undefined) requireStrongSecret('CHORUS_METRICS_TOKEN', token);
   const entries = allow === undefined ? (production ? [] : ['127.0.0.1', '::1']) : allow.split(',').map((s) => s.trim()).filter(Boolean);
   for (const a of entries) {
     const [ip, bits, extra] = a.split('/');

@@ -61,11 +61,15 @@ test('outside production loopback is allowed by default, so local scrapes (tests
 
 test('in production no address is allowed by default: without CHORUS_METRICS_TOKEN /metrics is refused everywhere', () => {
   const secret = () => crypto.randomBytes(32).toString('hex');
-  const prod = loadConfig(testEnv({
+  const prodEnv = {
     NODE_ENV: 'production', JWT_SECRET: secret(), CHORUS_OBJECT_URL_SECRET: secret(),
     CHORUS_EMAIL_CALLBACK_SECRET: secret(), CHORUS_PUSH_CALLBACK_SECRET: secret(),
-  }));
+  };
+  const prod = loadConfig(testEnv(prodEnv));
   assert.deepEqual(prod.metricsAccess, { token: undefined, allow: [] });
+  // A production token is held to the rule of every other production secret (config/secrets.ts).
+  assert.throws(() => loadConfig(testEnv({ ...prodEnv, CHORUS_METRICS_TOKEN: 'metrics-token-metrics-token' })), /CHORUS_METRICS_TOKEN/);
+  assert.equal(loadConfig(testEnv({ ...prodEnv, CHORUS_METRICS_TOKEN: TOKEN })).metricsAccess.token, TOKEN);
   const verdict = metricsGuard(prod.metricsAccess)('127.0.0.1', undefined);
   assert.equal(verdict.ok, false);
   assert.equal(!verdict.ok && verdict.status, 403);
