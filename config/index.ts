@@ -4,6 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import { z } from 'zod';
 import { ConfigError, devSecretsPath, loadDevSecrets, requireStrongSecret, type DevSecrets } from './secrets.js';
 
@@ -28,6 +29,9 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.string().default('info'),
   /** Port of the /metrics endpoint of a processor process (0 = none); npm start assigns one per role. */
   CHORUS_METRICS_PORT: int(0),
+  /** /metrics access (core/metrics-access.ts): a bearer token, and addresses served without one. */
+  CHORUS_METRICS_TOKEN: z.string().min(16).optional(),
+  CHORUS_METRICS_ALLOW: z.string().optional(),
 
   // identity
   JWT_ALGORITHMS: z.string().default('HS256'),
@@ -170,6 +174,11 @@ export interface Config {
   logLevel: string;
   /** /metrics port of non-gateway roles (0: not served). */
   metricsPort: number;
+  /**
+   * Who may read /metrics (gateway and processor roles): a request with `Authorization: Bearer <token>`,
+   * or from an address of `allow` (IPs or CIDRs; loopback outside production, none in production).
+   */
+  metricsAccess: { token?: string; allow: string[] };
   /** Extra node arguments for every role the supervisor starts (e.g. --cpu-prof). */
   roleNodeArgs: string[];
   /** Niceness of the roles off the realtime path (processors, workers); 0 keeps them at normal priority. */
@@ -494,6 +503,21 @@ function parseShardOverrides(v: string): Record<string, number> {
   return out;
 }
 
+/** CHORUS_METRICS_ALLOW: comma-separated IPs or CIDRs; unset means loopback, except in production (none). */
+function metricsAccessConfig(token: string | undefined, allow: string | undefined, production: boolean): Config['metricsAccess'] {
+  if (production && token !== undefined) requireStrongSecret('CHORUS_METRICS_TOKEN', token);
+  const entries = allow === undefined ? (production ? [] : ['127.0.0.1', '::1']) : allow.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of entries) {
+    const [ip, bits, extra] = a.split('/');
+    const family = net.isIP(ip ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError(`CHORUS_METRICS_ALLOW: "${a}" is not an IP address or CIDR`);
+    }
+  }
+  return { token, allow: entries };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
@@ -524,6 +548,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     socketDir,
     logLevel: e.LOG_LEVEL,
     metricsPort: e.CHORUS_METRICS_PORT,
+    metricsAccess: metricsAccessConfig(e.CHORUS_METRICS_TOKEN, e.CHORUS_METRICS_ALLOW, production),
     devAuth: e.CHORUS_DEV_AUTH ?? !production,
     devSecretsFile: devFile.secrets ? devSecretsPath(dataDir) : undefined,
     redis: {

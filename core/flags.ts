@@ -1,5 +1,5 @@
 // Runtime feature flags, shared through Redis (`chorus:flags`) and cached per process for a few
-// seconds. A process may also switch a flag off locally for a while (e.g. typing over budget).
+// seconds. A flag is global; per-tenant protections (the typing budget) live with their feature.
 import type { RedisClient } from './redis.js';
 import type { Logger } from './logger.js';
 import { keys } from './keys.js';
@@ -8,7 +8,6 @@ export type FlagName = 'typing';
 
 export class Flags {
   private values = new Map<string, boolean>();
-  private localOffUntil = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly redis: RedisClient, private readonly defaults: Record<FlagName, boolean>, private readonly log: Logger) {}
@@ -24,14 +23,7 @@ export class Flags {
   }
 
   enabled(name: FlagName): boolean {
-    const until = this.localOffUntil.get(name);
-    if (until && until > Date.now()) return false;
     return this.values.get(name) ?? this.defaults[name];
-  }
-
-  /** Turns a flag off in this process for `ms` (budget protection), logged by the caller. */
-  suspend(name: FlagName, ms: number): void {
-    this.localOffUntil.set(name, Date.now() + ms);
   }
 
   async refresh(): Promise<void> {

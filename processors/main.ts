@@ -13,6 +13,7 @@ import { findProcessor, registry } from './registry.js';
 import type { ProcessorDefinition } from './definition.js';
 import { startTrimmer } from './trimmer.js';
 import { serveMetrics } from '../core/metrics-server.js';
+import { metricsGuard } from '../core/metrics-access.js';
 
 const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
 
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
   // A taken metrics port must not stop the processing: log it and run without the endpoint.
   const metricsServer = config.metricsPort
-    ? serveMetrics(config.host, config.metricsPort, log).catch((err: unknown) => {
+    ? serveMetrics(config.host, config.metricsPort, metricsGuard(config.metricsAccess), log).catch((err: unknown) => {
       log.error({ err, port: config.metricsPort }, 'metrics endpoint failed to start');
       return null;
     })

@@ -2,6 +2,8 @@
 // `req` is copied before the first await, `onAborted` (and for body routes `onData`) is registered
 // before any async work, and every write after an await is corked and skipped when the client went
 // away. On routes with auth the token is judged before anything about the body is answered.
+// Every answer is `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`; a request whose
+// framing is ambiguous (framing.ts) is answered 400 and its connection closed, whatever the route.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
@@ -10,6 +12,7 @@ import type { Authenticator, Principal } from '../../core/auth.js';
 import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../core/metrics.js';
+import { framingError } from './framing.js';
 
 export interface Request {
   method: string;
@@ -71,6 +74,13 @@ function statusLine(status: number): string {
   return `${status} ${http.STATUS_CODES[status] ?? ''}`;
 }
 
+/** Headers of every API answer: never cached (they are per user), never sniffed into another type. */
+const SECURITY_HEADERS: [string, string][] = [['cache-control', 'no-store'], ['x-content-type-options', 'nosniff']];
+
+function writeSecurityHeaders(res: UwsResponse, own: Record<string, string> = {}): void {
+  for (const [k, v] of SECURITY_HEADERS) if (!(k in own)) res.writeHeader(k, v);
+}
+
 function traceIdFrom(traceparent: string, requestId: string): string {
   const m = /^[\da-f]{2}-([\da-f]{32})-/.exec(traceparent);
   if (m?.[1]) return m[1];
@@ -87,12 +97,14 @@ export class Router {
   patch(pattern: string, o: RouteOptions, h: Handler) { this.add('patch', pattern, o, h); }
   del(pattern: string, o: RouteOptions, h: Handler) { this.add('del', pattern, o, h); }
 
-  /** JSON 404 for every path no route matched. */
+  /** JSON 404 for every path no route matched (400 and close when its framing is ambiguous). */
   fallback(): void {
-    this.deps.app.any('/*', (res) => {
+    this.deps.app.any('/*', (res, req) => {
+      const framing = framingError(req);
       res.cork(() => {
-        res.writeStatus(statusLine(404)).writeHeader('content-type', 'application/json')
-          .end(errorBody('not_found', 'no such route'));
+        res.writeStatus(statusLine(framing ? 400 : 404)).writeHeader('content-type', 'application/json');
+        writeSecurityHeaders(res);
+        res.end(framing ? errorBody('invalid_request', framing) : errorBody('not_found', 'no such route'), !!framing);
       });
     });
   }
@@ -123,6 +135,12 @@ export class Router {
       };
       const framing = { length: ureq.getHeader('content-length'), chunked: ureq.getHeader('transfer-encoding') !== '' };
       const finish = (r: Result, close?: boolean) => this.respond(res, state, req, o, r, started, close);
+      const ambiguous = framingError(ureq);
+      if (ambiguous) {
+        // Where this request ends is unknown: nothing after it on this connection can be trusted.
+        finish(this.errorResult(new AppError('invalid_request', ambiguous), req, o), true);
+        return;
+      }
       if (!o.body) {
         this.run(req, o, handler).then(finish, (err) => finish(this.errorResult(err, req, o)));
         return;
@@ -255,6 +273,7 @@ export class Router {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       res.writeHeader('x-trace-id', req.traceId);
+      writeSecurityHeaders(res, r.headers);
       for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
       if (r.text) {
         res.writeHeader('content-type', r.text.contentType);

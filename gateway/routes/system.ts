@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Router } from '../http/router.js';
 import type { RouteContext } from './context.js';
 import { registry } from '../../core/metrics.js';
+import { metricsGuard } from '../../core/metrics-access.js';
 import { AppError } from '../../core/errors.js';
 import { enforceClient } from '../../core/rate-limit.js';
 import { Id } from '../../ingest/schemas.js';
@@ -32,9 +33,12 @@ export function systemRoutes(r: Router, ctx: RouteContext): void {
     return ok ? { status: 200, body: { status: 'ready', checks } } : { status: 503, body: { status: 'not_ready', checks }, headers: { 'retry-after': '1' } };
   });
 
-  r.get('/metrics', { name: 'metrics', auth: false }, async () => ({
-    status: 200, text: { contentType: registry.contentType, payload: await registry.metrics() },
-  }));
+  const mayReadMetrics = metricsGuard(ctx.config.metricsAccess);
+  r.get('/metrics', { name: 'metrics', auth: false }, async (req) => {
+    const verdict = mayReadMetrics(req.remoteAddress, req.headers.authorization);
+    if (!verdict.ok) throw new AppError(verdict.code, verdict.message);
+    return { status: 200, text: { contentType: registry.contentType, payload: await registry.metrics() } };
+  });
 
   r.post('/dev/token', { name: 'dev_token', auth: false, body: true }, async (req) => {
     if (!ctx.config.devAuth) throw new AppError('not_found', 'no such route');

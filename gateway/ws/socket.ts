@@ -44,7 +44,8 @@ export interface WsDeps {
 function reject(res: UWS.HttpResponse, state: { aborted: boolean }, status: number, code: string, message: string): void {
   if (state.aborted) return;
   res.cork(() => {
-    res.writeStatus(`${status}`).writeHeader('content-type', 'application/json');
+    res.writeStatus(`${status}`).writeHeader('content-type', 'application/json')
+      .writeHeader('cache-control', 'no-store').writeHeader('x-content-type-options', 'nosniff');
     if (status === 503 || status === 429) res.writeHeader('retry-after', status === 429 ? '5' : '1');
     res.end(errorBody(code, message));
   });
@@ -93,7 +94,8 @@ export function registerWs(d: WsDeps): void {
         return;
       case 'typing': {
         if (!conn.threads.has(f.threadId)) return refuse(conn, 'not_participant', 'not a participant of this thread');
-        if (!d.typing.enabled()) return refuse(conn, 'feature_disabled', 'typing indicators are switched off');
+        const disabled = d.typing.disabledReason(conn.tenantId);
+        if (disabled) return refuse(conn, 'feature_disabled', disabled);
         const [u, t] = await Promise.all([
           take(d.redis, conn.tenantId, 'emit:user', conn.userId, config.rateLimits.emitUser),
           take(d.redis, conn.tenantId, 'emit:tenant', '_', config.rateLimits.emitTenant),
@@ -116,11 +118,14 @@ export function registerWs(d: WsDeps): void {
         return refuse(conn, 'not_implemented', `${(f as ClientFrame).type} is not available yet`);
     }
   };
-  const uwsHardCap = Math.max(gw.maxPayload * 4, 64 * 1024);
+  // A frame over maxPayload gets an `error` frame; one over closeAbove is closed by us with 1009 at
+  // once. uWS must let such a frame through to be able to: its own cut-off (16 × closeAbove, 1 MiB by
+  // default) drops the TCP connection without a close frame (the client sees 1006), as does its own
+  // UTF-8 check of text frames (no 1007 is possible: the frame never reaches this code).
+  const closeAbove = Math.max(gw.maxPayload * 4, 64 * 1024);
   d.app.ws<SocketData>('/ws', {
     compression: d.uws.DISABLED,
-    // Frames above our limit get an `error` frame; only far larger ones are cut off by uWS itself.
-    maxPayloadLength: uwsHardCap,
+    maxPayloadLength: closeAbove * 16,
     idleTimeout: gw.idleTimeoutS,
     sendPingsAutomatically: true,
     maxBackpressure: gw.hardBuffer * 2,
@@ -190,6 +195,13 @@ export function registerWs(d: WsDeps): void {
     message: (ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) => {
       const conn = ws.getUserData().conn;
       if (!conn || conn.closed) return;
+      if (message.byteLength > closeAbove) {
+        metrics.wsBadFrames.inc({ code: 'frame_too_large' });
+        log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, bytes: message.byteLength, limit: closeAbove },
+          'frame far over the size limit: closing connection');
+        conn.close(1009, `frames are limited to ${gw.maxPayload} bytes`);
+        return;
+      }
       // Decode now: uWS neuters the buffer when this handler returns.
       const text = isBinary ? null : utf8.decode(message);
       const bytes = message.byteLength;
@@ -204,6 +216,16 @@ export function registerWs(d: WsDeps): void {
     close: (ws: WebSocket<SocketData>, code: number, message: ArrayBuffer) => {
       const conn = ws.getUserData().conn;
       if (!conn) return;
+      if (code === 1006) {
+        // uWS's own refusals (a frame over its cut-off, invalid UTF-8) drop the connection with 1006
+        // and name the cause here only: counted like the bad frames they are.
+        const cause = utf8.decode(message);
+        const refused = cause === 'Received invalid UTF-8' ? 'invalid_utf8' : /too big message/.test(cause) ? 'frame_too_large' : null;
+        if (refused) {
+          metrics.wsBadFrames.inc({ code: refused });
+          log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, reason: cause }, 'connection dropped by uWS for a bad frame');
+        }
+      }
       if (conn.state === 'opening') {
         // The client left (or the connection broke) before its hello went out: worth seeing.
         log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, reason: utf8.decode(message).slice(0, 120) },
