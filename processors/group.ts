@@ -11,6 +11,7 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
 import { Runner, type FailureMemo } from './runner.js';
 import { TenantDirectory } from './tenants.js';
+import { TenantSweep } from './tenant-sweep.js';
 
 const STATS_INTERVAL_MS = 5_000;
 
@@ -63,20 +64,43 @@ export async function startProcessorGroup(opts: ProcessorGroupOptions): Promise<
   };
 }
 
-/** Sums XINFO lag and pending over the tenants into the group's gauges, every 5 s. */
+/**
+ * Sums XINFO lag and pending over the tenants into the group's gauges, every 5 s. Each tick asks the
+ * active tenants and a bounded slice of the idle ones (whose figures change only with traffic, which
+ * makes them active); the others count with their last known figures.
+ */
 async function reportStats(redis: RedisClient, directory: TenantDirectory, definition: ProcessorDefinition, log: Logger, signal: AbortSignal) {
   const queue = definition.name;
+  const sweep = new TenantSweep();
+  const known = new Map<string, { lag: number; pending: number }>();
   let attempt = 0;
   while (!signal.aborted) {
     await sleep(attempt ? Math.max(STATS_INTERVAL_MS, backoffDelay(attempt)) : STATS_INTERVAL_MS, signal);
     if (signal.aborted) break;
     try {
-      const all = await Promise.all(directory.tenants().map((t) => groupStats(redis, t, queue, definition.stream).catch((err) => {
-        log.debug({ err, group: queue, tenant_id: t }, 'group stats of a tenant failed');
-        return null;
-      })));
-      metrics.processorLag.set({ queue }, all.reduce((n, s) => n + (s?.lag ?? 0), 0));
-      metrics.processorPending.set({ queue }, all.reduce((n, s) => n + (s?.pending ?? 0), 0));
+      const tenants = directory.tenants();
+      const active = directory.active();
+      // A tenant with a backlog stays on every tick until it is drained, whoever reads it.
+      for (const [t, s] of known) if (s.lag + s.pending > 0) active.add(t);
+      await Promise.all(sweep.next(tenants, active).map(async (t) => {
+        const s = await groupStats(redis, t, queue, definition.stream).catch((err) => {
+          log.debug({ err, group: queue, tenant_id: t }, 'group stats of a tenant failed');
+          return null;
+        });
+        if (s) known.set(t, s);
+      }));
+      const served = new Set(tenants);
+      let lag = 0;
+      let pending = 0;
+      for (const [t, s] of known) {
+        if (!served.has(t)) known.delete(t);
+        else {
+          lag += s.lag;
+          pending += s.pending;
+        }
+      }
+      metrics.processorLag.set({ queue }, lag);
+      metrics.processorPending.set({ queue }, pending);
       attempt = 0;
     } catch (err) {
       attempt++;

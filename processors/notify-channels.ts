@@ -1,12 +1,15 @@
 // The notification channel processors (groups `notify-inapp`, `notify-email`, `notify-push`), each
 // over its own per-tenant queue (keys.notifyQueue), so a slow or failing provider delays only its
 // channel. The periodic upkeep moves due retries back onto the queue and closes due digests for the
-// tenants the due index names (all of them every 10 s), and trims the queues every minute. Delivery itself lives in workers/notify/deliver.ts; providers are created once per
+// tenants the due index names (and, behind it, a bounded slice of the others per tick), and trims the
+// queues every minute, a bounded slice of tenants per tick (issue 12, move 6: idle cost must not grow
+// with the number of tenants). Delivery itself lives in workers/notify/deliver.ts; providers are created once per
 // process from the configuration.
 import { EVENT } from '../core/events.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { trimSafely } from '../core/stream-commands.js';
 import type { ProcessorDefinition } from './definition.js';
+import { TenantSweep } from './tenant-sweep.js';
 import { groupOf, queueOf, type Channel } from '../workers/notify/channels.js';
 import { ChannelDelivery } from '../workers/notify/deliver.js';
 import { dueTenants, tick } from '../workers/notify/queue.js';
@@ -17,8 +20,13 @@ import { createPushProvider } from '../workers/notify/providers/push.js';
 
 const TRIM_EVERY_MS = 60_000;
 const OBSERVE_EVERY_MS = 1000;
-/** The full sweep behind the due index: at most this late for work whose hint was lost. */
-const SWEEP_EVERY_MS = 10_000;
+/**
+ * The sweep behind the due index, for work whose hint was lost: tenants visited per tick (4 ticks a
+ * second by default), so a hint is at most ceil(tenants / 8) seconds late, whatever the tenant count costs.
+ */
+const SWEEP_PER_TICK = 2;
+/** Tenants whose queue trim is considered per tick (each is trimmed at most every TRIM_EVERY_MS). */
+const TRIM_PER_TICK = 2;
 
 /** One provider per channel and configuration in this process (a pooled SMTP transport, a keep-alive agent). */
 const providers = new Map<string, Provider>();
@@ -33,7 +41,8 @@ function providerFor(channel: 'email' | 'push', config: Config): Provider {
 function channelProcessor(channel: Channel): ProcessorDefinition {
   // Per tenant (a definition may serve several groups in one process, e.g. in tests).
   const lastTrim = new Map<string, number>();
-  const lastSweep = new Map<string, number>();
+  const dueSweep = new TenantSweep(SWEEP_PER_TICK);
+  const trimSweep = new TenantSweep(TRIM_PER_TICK);
   const lastObserved = new Map<string, number>();
   const delivery = new ChannelDelivery(channel, channel === 'inApp' ? undefined : (c) => providerFor(channel, c));
   return {
@@ -48,18 +57,17 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
       async run({ tenants, redis, config: c, log }) {
         const now = Date.now();
         const served = new Set(tenants);
-        // Tenants with work due according to the index; every SWEEP_EVERY_MS all of them, in case a hint was lost.
+        // Tenants with work due according to the index, and a slice of the others in case a hint was lost.
         const due = [...(await dueTenants(redis, channel, now))].filter(([t]) => served.has(t));
         const hinted = new Set(due.map(([t]) => t));
-        const swept = tenants.filter((t) => !hinted.has(t) && now - (lastSweep.get(t) ?? 0) >= SWEEP_EVERY_MS);
-        for (const t of [...hinted, ...swept]) lastSweep.set(t, now);
+        const swept = dueSweep.next(tenants).filter((t) => !hinted.has(t));
         await Promise.all([...due.map(([t, hint]) => tick(redis, t, channel, now, hint)), ...swept.map((t) => tick(redis, t, channel, now))]);
         const provider = channel === 'inApp' ? null : c.notify[channel].provider;
         if (provider && now - (lastObserved.get(provider) ?? 0) >= OBSERVE_EVERY_MS) {
           lastObserved.set(provider, now);
           await new Breaker(redis, provider, { ...c.notify.breaker, probeMs: c.notify.sendTimeoutMs + 1000 }, log).observe();
         }
-        for (const t of tenants) {
+        for (const t of trimSweep.next(tenants)) {
           if (now - (lastTrim.get(t) ?? 0) < TRIM_EVERY_MS) continue;
           lastTrim.set(t, now);
           await trimSafely(redis, t, c.notify.streamRetentionMs, c.streams.maxLen, queueOf(channel));

@@ -15,10 +15,13 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
 import { entryFault } from './entry-fault.js';
 import type { TenantDirectory } from './tenants.js';
+import { TenantSweep } from './tenant-sweep.js';
 
 /** The last failure seen for an entry (`tenant/seq`), shared by the runners of a process. */
 export type FailureMemo = Map<string, { message: string; dependency: boolean }>;
 const MEMO_LIMIT = 10_000;
+/** The longest block of an idle lane's read (it doubles from config.processors.blockMs while nothing comes). */
+const IDLE_BLOCK_MAX_MS = 8_000;
 
 export interface RunnerOptions {
   definition: ProcessorDefinition;
@@ -61,6 +64,8 @@ export class Runner {
   /** While a dependency is down, claiming pauses (claims would only inflate delivery counts). */
   private gateUntil = 0;
   private gateAttempts = 0;
+  /** Claim ticks visit the active tenants and a bounded slice of the idle ones. */
+  private readonly claimSweep = new TenantSweep();
 
   constructor(private readonly opts: RunnerOptions) {
     this.def = opts.definition;
@@ -155,12 +160,18 @@ export class Runner {
 
   private async runLane(lane: Lane, id: string): Promise<void> {
     const { blockMs } = this.opts.config.processors;
+    // An idle lane blocks longer and longer (new entries end a block at once; a read naming a
+    // thousand streams costs Redis milliseconds, so idle reads must be rare). Only where CLIENT
+    // UNBLOCK can end a block early for tenant changes and stop(): not on a Cluster.
+    const maxBlockMs = isCluster(lane.conn) ? blockMs : Math.max(blockMs, IDLE_BLOCK_MAX_MS);
+    let block = blockMs;
     let attempt = 0;
     while (this.running && lane.active) {
       let batches;
       lane.reading = true;
       try {
-        batches = await readGroup(lane.conn, this.def.name, this.consumer, lane.tenants, this.batchSize, Math.max(10, blockMs), this.stream);
+        batches = await readGroup(lane.conn, this.def.name, this.consumer, lane.tenants, this.batchSize, Math.max(10, block), this.stream);
+        block = batches.length ? blockMs : Math.min(maxBlockMs, block * 2);
         attempt = 0;
       } catch (err) {
         if (!this.running || !lane.active) break;
@@ -173,6 +184,7 @@ export class Runner {
       } finally {
         lane.reading = false;
       }
+      for (const b of batches) this.opts.directory.touch(b.tenantId);
       await Promise.all(batches.map((b) => this.processUntilDone(b.tenantId, b.events)));
       // A read that did not fill a batch: let the next one gather (every batch costs a read, an
       // ack and a transaction whatever its size). A full batch means a backlog: read on at once.
@@ -189,7 +201,8 @@ export class Runner {
       await sleep(attempt ? Math.max(claimIntervalMs, backoffDelay(attempt)) : claimIntervalMs, this.abort.signal);
       if (!this.running || Date.now() < this.gateUntil) continue;
       try {
-        for (const tenantId of this.opts.directory.tenants()) {
+        const { directory } = this.opts;
+        for (const tenantId of this.claimSweep.next(directory.tenants(), directory.active())) {
           if (!this.running) break;
           await this.claimTenant(tenantId);
         }
@@ -237,6 +250,7 @@ export class Runner {
     const group = this.def.name;
     const claimed = await autoClaim(redis, tenantId, group, this.consumer, claimIdleMs, this.batchSize, this.stream);
     if (!claimed.length) return;
+    this.opts.directory.touch(tenantId);
     const counts = await Promise.all(
       claimed.map((e) => deliveryCounts(redis, tenantId, group, this.consumer, e.seq, e.seq, 1, this.stream).then((m) => m.get(e.seq))),
     );

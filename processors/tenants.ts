@@ -21,7 +21,14 @@ export interface TenantDirectoryOptions {
   stream?: StreamKeyOf;
 }
 
+/**
+ * How long a tenant counts as active after its last read or claim: longer than the claim idle time,
+ * so that an entry that failed is taken over on the next claim tick rather than by the idle sweep.
+ */
+export const ACTIVE_WINDOW_MS = 60_000;
+
 export class TenantDirectory {
+  private readonly activity = new Map<string, number>();
   /** Insertion-ordered: runners key their read lanes by the first tenant of a slot group. */
   private readonly ready = new Set<string>();
   private readonly admitting = new Map<string, Promise<void>>();
@@ -49,6 +56,24 @@ export class TenantDirectory {
 
   tenants(): string[] {
     return [...this.ready];
+  }
+
+  /** Marks a tenant as having traffic now: runners call it for each tenant they read or claim from. */
+  touch(tenantId: string, now = Date.now()): void {
+    this.activity.set(tenantId, now);
+  }
+
+  /**
+   * The tenants touched within the last ACTIVE_WINDOW_MS (older marks are forgotten): the ones that
+   * background loops visit every tick, while the idle rest is swept a bounded slice at a time.
+   */
+  active(now = Date.now()): Set<string> {
+    const out = new Set<string>();
+    for (const [t, at] of this.activity) {
+      if (now - at > ACTIVE_WINDOW_MS) this.activity.delete(t);
+      else out.add(t);
+    }
+    return out;
   }
 
   /** Calls `fn` whenever the tenant list changes; returns the unsubscribe function. */

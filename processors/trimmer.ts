@@ -8,6 +8,7 @@ import { keys } from '../core/keys.js';
 import { trimSafely, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { TenantDirectory } from './tenants.js';
+import { TenantSweep } from './tenant-sweep.js';
 
 export function startTrimmer(opts: {
   config: Config;
@@ -22,13 +23,16 @@ export function startTrimmer(opts: {
   const intervalMs = opts.intervalMs ?? 60_000;
   const streams = opts.streams ?? [keys.events];
   const abort = new AbortController();
+  // Each run trims the tenants with traffic and a bounded slice of the idle ones (their streams only
+  // age; retention is in hours, so a slow round over them is enough).
+  const sweep = new TenantSweep();
   const loop = (async () => {
     let attempt = 0;
     while (!abort.signal.aborted) {
       await sleep(attempt ? Math.max(intervalMs, backoffDelay(attempt)) : intervalMs, abort.signal);
       if (abort.signal.aborted) break;
       let failed = 0;
-      for (const tenantId of directory.tenants()) {
+      for (const tenantId of sweep.next(directory.tenants(), directory.active())) {
         for (const stream of streams) {
           try {
             const trimmed = await trimSafely(redis, tenantId, config.streams.retentionMs, config.streams.maxLen, stream);
