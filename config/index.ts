@@ -48,7 +48,7 @@ const EnvSchema = z.object({
 
   // write path
   CHORUS_IDEMPOTENCY_TTL_S: int(24 * 3600),
-  CHORUS_MESSAGE_META_TTL_S: int(7 * 24 * 3600),
+  CHORUS_MESSAGE_META_TTL_S: int(24 * 3600),
   CHORUS_MAX_BODY_BYTES: int(64 * 1024),
   CHORUS_MAX_PARTICIPANTS: int(1000),
 

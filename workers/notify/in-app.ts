@@ -4,6 +4,7 @@
 // outcome marker is set in the same script as the append, so a redelivered job is never published twice.
 // Called by the intents stage for the in-app decisions it has just made (no queue round trip) and by
 // the in-app channel group for jobs still on its queue (replayed dead letters, older deployments).
+import type { Config } from '../../config/index.js';
 import type { Sql } from '../../core/db.js';
 import { EVENT, createdAtOf } from '../../core/events.js';
 import { metrics } from '../../core/metrics.js';
@@ -29,9 +30,15 @@ export interface InAppPublished {
   seq: Seq | null;
 }
 
-export async function deliverInApp(d: { tenantId: string; sql: Sql; redis: RedisClient }, jobs: MessageJob[]): Promise<InAppPublished[]> {
+export async function deliverInApp(
+  d: { tenantId: string; sql: Sql; redis: RedisClient; config: Pick<Config, 'streams'> }, jobs: MessageJob[],
+): Promise<InAppPublished[]> {
   if (!jobs.length) return [];
   const { tenantId, sql, redis } = d;
+  // The once-only markers live as long as the replay window: a message's entry, and so any
+  // redelivery of it, is gone from the stream after the retention (nine markers a message must not
+  // outlive it: issue 12, bounded Redis memory).
+  const markerTtlMs = d.config.streams.retentionMs;
   const rows: InAppRow[] = jobs.map((j) => ({
     id: j.notificationId, user_id: j.userId, message_id: j.messageId, thread_id: j.threadId, sender_id: j.senderId,
     kind: j.mention ? 'mention' : j.direct ? 'direct' : 'message', title: j.title, preview: j.preview, created_at: createdAtOf(j.seq as Seq),
@@ -48,7 +55,7 @@ export async function deliverInApp(d: { tenantId: string; sql: Sql; redis: Redis
   const alone = async (i: number) => {
     const r = rows[i] as InAppRow;
     const seq = await publishInApp(redis, tenantId, [jobs[i] as MessageJob],
-      { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id });
+      { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id }, markerTtlMs);
     return seq === 'partial' ? null : seq; // one job is published or not: never partial
   };
   await Promise.all(groupsOf(jobs).map(async (group) => {
@@ -57,7 +64,7 @@ export async function deliverInApp(d: { tenantId: string; sql: Sql; redis: Redis
     const first = rs[0] as InAppRow;
     const data = { ...shared(first), perUser: Object.fromEntries(rs.map((r) => [r.user_id, own(r)])) };
     const seq = await publishInApp(redis, tenantId, group.map((i) => jobs[i] as MessageJob),
-      { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id });
+      { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id }, markerTtlMs);
     if (seq !== 'partial') return group.forEach((i) => published(i, seq));
     // Some were published before (a batch formed differently on redelivery): each one alone, deduped by its marker.
     for (const i of group) published(i, await alone(i));

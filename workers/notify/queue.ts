@@ -145,11 +145,11 @@ export async function releaseLease(r: RedisClient, tenantId: string, job: Job, t
  * Appends one notification.created (no th) for jobs of the same message — one job, or several with
  * each one's fields under data.perUser and u = their users — unless they were published before.
  * Returns its seq; null when all were published before; 'partial' when only some were (publish
- * those alone: a single job is never partial).
+ * those alone: a single job is never partial). The markers last markerTtlMs (the replay window).
  */
-export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent): Promise<Seq | null | 'partial'> {
+export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent, markerTtlMs: number): Promise<Seq | null | 'partial'> {
   const res = await publishScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
-    [MARKER_TTL_MS, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
+    [markerTtlMs, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
   if (typeof res === 'number') return 'partial';
   return (res ?? null) as Seq | null;
 }
