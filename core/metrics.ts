@@ -8,6 +8,12 @@ client.collectDefaultMetrics({ register: registry });
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Queue lag reaches past the request buckets: the seed's bound is 60 s. */
 const lagBuckets = [...latencyBuckets, 30, 60, 120, 300];
+/**
+ * Websocket delivery latency: the request buckets plus the seed's SLO bounds (section 9: message
+ * E2E p95 <= 1.5 s, p99 <= 3 s, presence p95 <= 2 s), so a burn-rate rule can count the events
+ * slower than the objective exactly (ops/observability/).
+ */
+const deliveryBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10];
 
 export const metrics = {
   httpRequests: new client.Counter({
@@ -52,11 +58,11 @@ export const metrics = {
   }),
   fanoutLatency: new client.Histogram({
     name: 'chorus_fanout_latency_seconds', help: 'Stream append to websocket write, by priority',
-    labelNames: ['priority'], buckets: latencyBuckets, registers: [registry],
+    labelNames: ['priority'], buckets: deliveryBuckets, registers: [registry],
   }),
   ackLatency: new client.Histogram({
     name: 'chorus_client_ack_latency_seconds', help: 'Stream append to client ack (end to end)',
-    buckets: latencyBuckets, registers: [registry],
+    buckets: deliveryBuckets, registers: [registry],
   }),
   processorProcessed: new client.Counter({
     name: 'chorus_processor_entries_total', help: 'Stream entries handled by a consumer group, by outcome',
@@ -111,7 +117,7 @@ export const metrics = {
   }),
   presenceFanoutLatency: new client.Histogram({
     name: 'chorus_presence_fanout_latency_seconds', help: 'Presence change (Redis time) to presence.batch write',
-    buckets: latencyBuckets, registers: [registry],
+    buckets: deliveryBuckets, registers: [registry],
   }),
   presenceQueueDepth: new client.Gauge({
     name: 'chorus_presence_queue_depth', help: 'Presence updates received but not yet written to subscribers on this gateway',
