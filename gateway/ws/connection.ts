@@ -37,8 +37,11 @@ const latencyBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.fanoutLat
  * (ops/observability/) watch a series that must be there. Critical frames never reach drop() (the
  * connection is closed with 4008 instead); their zero series is what would show a regression.
  */
-const droppedBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.wsEventsDropped.labels({ priority: p, reason: 'queue_overflow' })])) as
-  Record<Priority, ReturnType<typeof metrics.wsEventsDropped.labels>>;
+const droppedBy = Object.fromEntries(PRIORITIES.map((p) => {
+  const child = metrics.wsEventsDropped.labels({ priority: p, reason: 'queue_overflow' });
+  child.inc(0); // a child exists in the output only once it has a value
+  return [p, child];
+})) as Record<Priority, ReturnType<typeof metrics.wsEventsDropped.labels>>;
 
 export type ConnState = 'opening' | 'live' | 'closed';
 
