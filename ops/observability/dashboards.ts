@@ -49,8 +49,8 @@ export const DASHBOARDS: readonly Dashboard[] = [
       { title: 'Open websocket connections', type: 'stat', targets: [{ expr: 'sum(chorus_ws_connections)' }] },
       { title: 'Message E2E p95 (SLO 1.5 s)', type: 'stat', unit: 's', targets: [{ expr: p95Record('message_e2e_p95') }] },
       {
-        title: 'Connections by gateway', type: 'timeseries',
-        targets: [{ expr: 'sum by (instance) (chorus_ws_connections{job=~".*gateway.*"})', legend: '{{instance}}' }],
+        title: 'Connections by process', type: 'timeseries',
+        targets: [{ expr: 'sum by (job, instance) (chorus_ws_connections)', legend: '{{job}} {{instance}}' }],
       },
       {
         title: 'Upgrade attempts by outcome', type: 'timeseries', unit: 'reqps',
@@ -181,7 +181,10 @@ export const DASHBOARDS: readonly Dashboard[] = [
       {
         title: 'Replay cache hit ratio', type: 'timeseries', unit: 'percentunit',
         description: 'Resumes served from the gateway\'s recent-events cache instead of XRANGE on Redis.',
-        targets: [{ expr: `sum(rate(chorus_ws_replay_cache_total{outcome="hit"}[${R}])) / sum(rate(chorus_ws_replay_cache_total[${R}]))`, legend: 'hit ratio' }],
+        targets: [{
+          expr: `(sum(rate(chorus_ws_replay_cache_total{outcome="hit"}[${R}])) or vector(0)) / sum(rate(chorus_ws_replay_cache_total[${R}]))`,
+          legend: 'hit ratio',
+        }],
       },
       {
         title: 'Unread counter reconciliation', type: 'timeseries', unit: 'ops',
