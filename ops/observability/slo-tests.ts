@@ -2,7 +2,9 @@
 // concrete (what Chorus really exports, labels included); the expected alerts are stated per
 // scenario, not computed from the rule:
 //   burning   90 % of events bad from the start      → at 40 min both pairs fire (1h/5m and 6h/30m)
-//   healthy   half the budget bad for 7 h, plus a flood of events the SLI excludes → nothing fires
+//   slow burn 10x the budget's rate (between 6x and 14.4x) → only the 6h/30m pair fires
+//   leak      3x the budget's rate for 7 h, plus a flood of events the SLI excludes → nothing
+//             pages (a ticket-level burn; it pins the 6x threshold from below)
 //   recovered 90 % bad for 1 h, then clean for 10 min → the 5 min window has cleared, so only the
 //             slow pair (6h/30m) still fires: the short window is what ends a fast page quickly
 // Rules are evaluated every 5 min (eval times are multiples of it): a 7-hour scenario at 1 min steps
@@ -67,10 +69,10 @@ interface Scenario {
 }
 
 function scenarios(slo: Slo): Scenario[] {
-  const half = slo.budget / 2;
   return [
     { name: 'burning', badShare: [[0.9, 45]], evalMinutes: 40, firing: BURN_WINDOWS.map(([l]) => l), withExcluded: false },
-    { name: 'healthy', badShare: [[half, 430]], evalMinutes: 420, firing: [], withExcluded: true },
+    { name: 'slow burn', badShare: [[10 * slo.budget, 45]], evalMinutes: 40, firing: ['6h'], withExcluded: false },
+    { name: 'leak', badShare: [[3 * slo.budget, 430]], evalMinutes: 420, firing: [], withExcluded: true },
     { name: 'recovered', badShare: [[0.9, 60], [0, 15]], evalMinutes: 70, firing: ['6h'], withExcluded: false },
   ];
 }
