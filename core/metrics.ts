@@ -15,6 +15,12 @@ const lagBuckets = [...latencyBuckets, 30, 60, 120, 300];
  */
 const deliveryBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10];
 
+/** Where the lock-wait gauge reads at scrape time: set by a process that holds a database pool. */
+let lockWaitSource: (() => Promise<number>) | undefined;
+export function readLockWaitsFrom(source: () => Promise<number>): void {
+  lockWaitSource = source;
+}
+
 export const metrics = {
   httpRequests: new client.Counter({
     name: 'chorus_http_requests_total', help: 'HTTP requests by route and status',
@@ -91,6 +97,16 @@ export const metrics = {
   dbQueryDuration: new client.Histogram({
     name: 'chorus_db_query_duration_seconds', help: 'Postgres statement latency by statement name',
     labelNames: ['statement'], buckets: latencyBuckets, registers: [registry],
+  }),
+  dbLockWaits: new client.Gauge({
+    name: 'chorus_db_lock_waiting_sessions',
+    help: 'Sessions of the Chorus database waiting for a lock (pg_stat_activity), read at each scrape of a processor role; every such process reports the same database, so aggregate with max',
+    registers: [registry],
+    async collect() {
+      if (!lockWaitSource) return;
+      // NaN, not a failed scrape, when the database does not answer: the other metrics still matter then.
+      this.set(await lockWaitSource().catch(() => NaN));
+    },
   }),
   counterReconcile: new client.Counter({
     name: 'counter_reconcile_total', help: 'Unread counter rows checked by reconciliation, by outcome (healed, tolerated, clean)',

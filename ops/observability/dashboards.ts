@@ -179,6 +179,11 @@ export const DASHBOARDS: readonly Dashboard[] = [
         targets: [{ expr: `topk(10, histogram_quantile(0.95, sum by (statement, le) (rate(chorus_db_query_duration_seconds_bucket[${R}]))))`, legend: '{{statement}}' }],
       },
       {
+        title: 'Sessions waiting for a lock', type: 'timeseries',
+        description: 'Chorus sessions in pg_stat_activity with wait_event_type = Lock, read at each scrape of a processor role.',
+        targets: [{ expr: 'max(chorus_db_lock_waiting_sessions)', legend: 'waiting' }],
+      },
+      {
         title: 'Replay cache hit ratio', type: 'timeseries', unit: 'percentunit',
         description: 'Resumes served from the gateway\'s recent-events cache instead of XRANGE on Redis.',
         targets: [{
