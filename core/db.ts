@@ -36,3 +36,13 @@ export function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: Tx) => Promis
     return result;
   }) as Promise<T>;
 }
+
+/**
+ * Sessions of this database waiting for a lock right now, for the lock-wait gauge. Without
+ * pg_read_all_stats a role sees the wait state of its own sessions only: Chorus's, which is the point.
+ */
+export async function lockWaitingSessions(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`;
+  return row?.n ?? 0;
+}

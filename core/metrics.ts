@@ -8,6 +8,18 @@ client.collectDefaultMetrics({ register: registry });
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Queue lag reaches past the request buckets: the seed's bound is 60 s. */
 const lagBuckets = [...latencyBuckets, 30, 60, 120, 300];
+/**
+ * Websocket delivery latency: the request buckets plus the seed's SLO bounds (section 9: message
+ * E2E p95 <= 1.5 s, p99 <= 3 s, presence p95 <= 2 s), so a burn-rate rule can count the events
+ * slower than the objective exactly (ops/observability/).
+ */
+const deliveryBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10];
+
+/** Where the lock-wait gauge reads at scrape time: set by a process that holds a database pool. */
+let lockWaitSource: (() => Promise<number>) | undefined;
+export function readLockWaitsFrom(source: () => Promise<number>): void {
+  lockWaitSource = source;
+}
 
 export const metrics = {
   httpRequests: new client.Counter({
@@ -52,11 +64,11 @@ export const metrics = {
   }),
   fanoutLatency: new client.Histogram({
     name: 'chorus_fanout_latency_seconds', help: 'Stream append to websocket write, by priority',
-    labelNames: ['priority'], buckets: latencyBuckets, registers: [registry],
+    labelNames: ['priority'], buckets: deliveryBuckets, registers: [registry],
   }),
   ackLatency: new client.Histogram({
     name: 'chorus_client_ack_latency_seconds', help: 'Stream append to client ack (end to end)',
-    buckets: latencyBuckets, registers: [registry],
+    buckets: deliveryBuckets, registers: [registry],
   }),
   processorProcessed: new client.Counter({
     name: 'chorus_processor_entries_total', help: 'Stream entries handled by a consumer group, by outcome',
@@ -86,6 +98,16 @@ export const metrics = {
     name: 'chorus_db_query_duration_seconds', help: 'Postgres statement latency by statement name',
     labelNames: ['statement'], buckets: latencyBuckets, registers: [registry],
   }),
+  dbLockWaits: new client.Gauge({
+    name: 'chorus_db_lock_waiting_sessions',
+    help: 'Sessions of the Chorus database waiting for a lock (pg_stat_activity), read at each scrape of a processor role; every such process reports the same database, so aggregate with max',
+    registers: [registry],
+    async collect() {
+      if (!lockWaitSource) return;
+      // NaN, not a failed scrape, when the database does not answer: the other metrics still matter then.
+      this.set(await lockWaitSource().catch(() => NaN));
+    },
+  }),
   counterReconcile: new client.Counter({
     name: 'counter_reconcile_total', help: 'Unread counter rows checked by reconciliation, by outcome (healed, tolerated, clean)',
     labelNames: ['tenant', 'outcome'], registers: [registry],
@@ -111,7 +133,7 @@ export const metrics = {
   }),
   presenceFanoutLatency: new client.Histogram({
     name: 'chorus_presence_fanout_latency_seconds', help: 'Presence change (Redis time) to presence.batch write',
-    buckets: latencyBuckets, registers: [registry],
+    buckets: deliveryBuckets, registers: [registry],
   }),
   presenceQueueDepth: new client.Gauge({
     name: 'chorus_presence_queue_depth', help: 'Presence updates received but not yet written to subscribers on this gateway',

@@ -1,5 +1,5 @@
 // Makes sure the Debian packages the local stack runs on are installed (redis-server, postgresql;
-// ClamAV optionally). As root it installs what is missing with apt-get; otherwise it says exactly
+// ClamAV and Prometheus optionally). As root it installs what is missing with apt-get; otherwise it says exactly
 // what to install and fails. It never starts the packaged system services: ours run privately
 // under CHORUS_DATA_DIR on unix sockets.
 import { spawn } from 'node:child_process';
@@ -83,6 +83,9 @@ const REQUIREMENTS: Requirement[] = [
   { pkg: 'postgresql', optional: false, present: () => !!postgresBinDir() },
   { pkg: 'clamav-daemon', optional: true, present: () => !!which('clamd') || fs.existsSync('/usr/sbin/clamd') },
   { pkg: 'clamav-testfiles', optional: true, present: () => fs.existsSync('/usr/share/clamav-testfiles') },
+  // promtool checks and unit-tests the alert rules, prometheus runs the observability proof
+  // (ops/observability/, test/int/prometheus.int.test.ts). Its packaged service is never started.
+  { pkg: 'prometheus', optional: true, present: () => !!which('promtool') && !!which('prometheus') },
 ];
 
 // Optional packages that failed to install are retried at most daily, so an offline machine does
@@ -131,10 +134,10 @@ export async function ensureSystemPackages(say: (line: string) => void = () => u
       throw new Error(
         `missing system packages: ${required.join(' ')}. Install them with:\n` +
           `  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${required.join(' ')}` +
-          (optional.length ? `\n(optional, for attachment scanning: ${optional.join(' ')})` : ''),
+          (optional.length ? `\n(optional, for attachment scanning and the alert-rule tests: ${optional.join(' ')})` : ''),
       );
     }
-    say(`optional packages not installed (attachment scanning): ${optional.join(' ')}`);
+    say(`optional packages not installed (attachment scanning, alert-rule tests): ${optional.join(' ')}`);
     return { installed: [], missingOptional: optional };
   }
 
@@ -159,7 +162,7 @@ export async function ensureSystemPackages(say: (line: string) => void = () => u
       say(`installing optional ${optional.join(' ')}`);
       fs.writeFileSync(OPTIONAL_MARKER, new Date().toISOString());
       const r = await apt(['install', '-y', ...optional]);
-      if (r.code !== 0) say(`optional packages not installed (apt-get exit ${r.code}): attachment scanning will be unavailable`);
+      if (r.code !== 0) say(`optional packages not installed (apt-get exit ${r.code}): attachment scanning and the alert-rule tests will be unavailable`);
       else installed.push(...optional);
       optional = REQUIREMENTS.filter((q) => q.optional && !q.present()).map((q) => q.pkg);
     }

@@ -6,13 +6,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
-import { createSql } from '../core/db.js';
+import { createSql, lockWaitingSessions } from '../core/db.js';
 import { keys } from '../core/keys.js';
 import { startProcessorGroup } from './group.js';
 import { findProcessor, registry } from './registry.js';
 import type { ProcessorDefinition } from './definition.js';
 import { startTrimmer } from './trimmer.js';
 import { serveMetrics } from '../core/metrics-server.js';
+import { readLockWaitsFrom } from '../core/metrics.js';
 import { metricsGuard } from '../core/metrics-access.js';
 
 const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   });
 
   const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
+  readLockWaitsFrom(() => lockWaitingSessions(sql));
   // A taken metrics port must not stop the processing: log it and run without the endpoint.
   const metricsServer = config.metricsPort
     ? serveMetrics(config.host, config.metricsPort, metricsGuard(config.metricsAccess), log).catch((err: unknown) => {

@@ -31,6 +31,17 @@ const sentBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.wsEventsSent
   Record<Priority, ReturnType<typeof metrics.wsEventsSent.labels>>;
 const latencyBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.fanoutLatency.labels({ priority: p })])) as
   Record<Priority, ReturnType<typeof metrics.fanoutLatency.labels>>;
+/**
+ * Drops by priority, created at zero so the series exist before the first drop: `increase()` of a
+ * counter that appears at 1 misses that first drop, and the critical-drop alert and SLI
+ * (ops/observability/) watch a series that must be there. Critical frames never reach drop() (the
+ * connection is closed with 4008 instead); their zero series is what would show a regression.
+ */
+const droppedBy = Object.fromEntries(PRIORITIES.map((p) => {
+  const child = metrics.wsEventsDropped.labels({ priority: p, reason: 'queue_overflow' });
+  child.inc(0); // a child exists in the output only once it has a value
+  return [p, child];
+})) as Record<Priority, ReturnType<typeof metrics.wsEventsDropped.labels>>;
 
 export type ConnState = 'opening' | 'live' | 'closed';
 
@@ -110,8 +121,8 @@ export class Connection {
     return true;
   }
 
-  private drop(priority: Priority, reason: string): boolean {
-    metrics.wsEventsDropped.inc({ priority, reason });
+  private drop(priority: Priority, reason: 'queue_overflow'): boolean {
+    droppedBy[priority].inc();
     this.log.debug({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, priority, reason }, 'event dropped');
     return true; // the connection stays usable; later (critical) frames still go out
   }

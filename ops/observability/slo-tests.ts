@@ -1,0 +1,131 @@
+// promtool unit tests of the burn-rate alerts, one set per SLO that pages. The input series are
+// concrete (what Chorus really exports, labels included); the expected alerts are stated per
+// scenario, not computed from the rule:
+//   burning   90 % of events bad from the start      → at 40 min both pairs fire (1h/5m and 6h/30m)
+//   slow burn 10x the budget's rate (between 6x and 14.4x) → only the 6h/30m pair fires
+//   leak      3x the budget's rate for 7 h, plus a flood of events the SLI excludes → nothing
+//             pages (a ticket-level burn; it pins the 6x threshold from below)
+//   recovered 90 % bad for 1 h, then clean for 10 min → the 5 min window has cleared, so only the
+//             slow pair (6h/30m) still fires: the short window is what ends a fast page quickly
+// Rules are evaluated every 5 min (eval times are multiples of it): a 7-hour scenario at 1 min steps
+// costs promtool most of a minute of CPU.
+// build.ts writes rules/tests/slo-burn-rate.test.yml from here.
+import { BURN_WINDOWS, SLOS, burnDescription, burnSummary, type Slo } from './slos.js';
+
+/** Series whose events are good, bad, or outside the SLI, for one SLO. */
+interface Fixture {
+  good: string[];
+  bad: string[];
+  /** Events the SLI must ignore (client errors): they never change an outcome. */
+  excluded?: string;
+}
+
+const latency = (histogram: string, labels: string, le: string): Fixture => {
+  const sep = labels ? `${labels},` : '';
+  // A good event lands in the bucket and in _count; a bad one (slower than le) only in _count.
+  return { good: [`${histogram}_bucket{${sep}le="${le}"}`, `${histogram}_count{${labels}}`], bad: [`${histogram}_count{${labels}}`] };
+};
+
+const FIXTURES: Record<string, Fixture> = {
+  api_availability: {
+    good: ['chorus_http_requests_total{route="messages_post",method="POST",status="202"}'],
+    bad: ['chorus_http_requests_total{route="messages_post",method="POST",status="503"}'],
+    excluded: 'chorus_http_requests_total{route="messages_post",method="POST",status="429"}',
+  },
+  message_e2e_p95: latency('chorus_fanout_latency_seconds', 'priority="critical"', '1.5'),
+  message_e2e_p99: latency('chorus_fanout_latency_seconds', 'priority="critical"', '3'),
+  ws_session_success: {
+    good: ['chorus_ws_connects_total{outcome="ok"}'],
+    bad: ['chorus_ws_connects_total{outcome="draining"}'],
+    excluded: 'chorus_ws_connects_total{outcome="unauthorized"}',
+  },
+  critical_delivery: {
+    good: ['chorus_ws_events_sent_total{priority="critical"}'],
+    bad: ['chorus_ws_events_dropped_total{priority="critical",reason="queue_overflow"}'],
+  },
+  notification_dispatch_p95: latency('chorus_notify_dispatch_seconds', 'channel="inApp",priority="normal"', '30'),
+  attachment_readiness_p95: latency('chorus_attachment_ready_latency_seconds', 'status="ready"', '45'),
+};
+
+const PER_MINUTE = 1_000_000;
+
+/** promtool's expanding notation for a counter: segments of [increase per minute, minutes]. */
+function counter(segments: [number, number][]): string {
+  let value = 0;
+  const parts: string[] = [];
+  for (const [perMin, minutes] of segments) {
+    parts.push(`${value}+${perMin}x${minutes}`);
+    value += perMin * minutes;
+  }
+  return parts.join(' ');
+}
+
+interface Scenario {
+  name: string;
+  badShare: [number, number][]; // [share of events bad, minutes]
+  evalMinutes: number;
+  firing: string[]; // long windows expected to fire
+  withExcluded: boolean;
+}
+
+function scenarios(slo: Slo): Scenario[] {
+  return [
+    { name: 'burning', badShare: [[0.9, 45]], evalMinutes: 40, firing: BURN_WINDOWS.map(([l]) => l), withExcluded: false },
+    { name: 'slow burn', badShare: [[10 * slo.budget, 45]], evalMinutes: 40, firing: ['6h'], withExcluded: false },
+    { name: 'leak', badShare: [[3 * slo.budget, 430]], evalMinutes: 420, firing: [], withExcluded: true },
+    { name: 'recovered', badShare: [[0.9, 60], [0, 15]], evalMinutes: 70, firing: ['6h'], withExcluded: false },
+  ];
+}
+
+function seriesFor(f: Fixture, s: Scenario): { series: string; values: string }[] {
+  const sum = new Map<string, [number, number][]>();
+  const add = (name: string, seg: [number, number]) => sum.set(name, [...(sum.get(name) ?? []), seg]);
+  for (const [share, minutes] of s.badShare) {
+    const bad = Math.round(PER_MINUTE * share);
+    const good = PER_MINUTE - bad;
+    // A series listed as good and bad (a histogram's _count) gets both increases.
+    const perSeries = new Map<string, number>();
+    for (const g of f.good) perSeries.set(g, (perSeries.get(g) ?? 0) + good);
+    for (const b of f.bad) perSeries.set(b, (perSeries.get(b) ?? 0) + bad);
+    for (const [name, inc] of perSeries) add(name, [inc, minutes]);
+    if (s.withExcluded && f.excluded) add(f.excluded, [PER_MINUTE * 10, minutes]);
+  }
+  return [...sum].map(([series, segs]) => ({ series, values: counter(segs) }));
+}
+
+const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+export function renderBurnRateTests(): string {
+  const out = [
+    '# GENERATED by ops/observability/build.ts from slo-tests.ts (scenarios) and slos.ts (rules).',
+    'rule_files:',
+    '  - ../slo-recording.yml',
+    '  - ../slo-burn-rate-alerts.yml',
+    'evaluation_interval: 5m',
+    'tests:',
+  ];
+  for (const slo of SLOS) {
+    if (!slo.burnAlert) continue;
+    const fixture = FIXTURES[slo.id];
+    if (!fixture) throw new Error(`no promtool fixture for SLO ${slo.id}`);
+    for (const s of scenarios(slo)) {
+      out.push(`  # ${slo.id}: ${s.name}`, '  - interval: 1m', '    input_series:');
+      for (const { series, values } of seriesFor(fixture, s)) out.push(`      - series: ${q(series)}`, `        values: ${q(values)}`);
+      out.push('    alert_rule_test:', `      - eval_time: ${s.evalMinutes}m`, `        alertname: ${slo.burnAlert}`);
+      if (!s.firing.length) {
+        out.push('        exp_alerts: []');
+        continue;
+      }
+      out.push('        exp_alerts:');
+      for (const [long, short, rate] of BURN_WINDOWS.filter(([l]) => s.firing.includes(l))) {
+        out.push(
+          '          - exp_labels:', '              severity: page', `              slo: ${slo.id}`, `              burn_window: ${long}`,
+          '            exp_annotations:',
+          `              summary: ${JSON.stringify(burnSummary(slo))}`,
+          `              description: ${JSON.stringify(burnDescription(slo, long, short, rate))}`,
+        );
+      }
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
