@@ -14,7 +14,7 @@ import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
-import { registerTenant } from './tenants.js';
+import { registerTenant } from '../core/tenants.js';
 import { parseBody } from './validate.js';
 import { charCount, StoredText } from './schemas.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
