@@ -15,8 +15,8 @@ import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { registerTenant } from '../core/tenants.js';
-import { parseBody } from './validate.js';
-import { charCount, StoredText } from './schemas.js';
+import { parseBody } from '../core/validate.js';
+import { charCount, StoredText } from '../core/fields.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
   getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,
