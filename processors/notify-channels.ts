@@ -1,10 +1,11 @@
 // The notification channel processors (groups `notify-inapp`, `notify-email`, `notify-push`), each
 // over its own per-tenant queue (keys.notifyQueue), so a slow or failing provider delays only its
 // channel. The periodic upkeep moves due retries back onto the queue and closes due digests for the
-// tenants the due index names (all of them every 10 s), and trims the queues every minute. Delivery itself lives in workers/notify/deliver.ts; providers are created once per
-// process from the configuration.
+// tenants the due index names (all of them every 10 s), and trims the queues every minute. Delivery itself lives in
+// workers/notify/deliver.ts; providers are created once per process from the configuration the runner
+// hands down.
 import { EVENT } from '../core/events.js';
-import { loadConfig, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { trimSafely } from '../core/stream-commands.js';
 import type { ProcessorDefinition } from './definition.js';
 import { groupOf, queueOf, type Channel } from '../workers/notify/channels.js';
@@ -42,7 +43,7 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
     stream: queueOf(channel),
     // A batch is sent in parallel: its size bounds the calls in flight per consumer.
     batch: (c) => c.notify.concurrency,
-    handle: (ctx) => delivery.handle({ ...ctx, config: ctx.config ?? loadConfig() }),
+    handle: (ctx) => delivery.handle(ctx),
     periodic: {
       intervalMs: (c) => c.notify.tickMs,
       async run({ tenants, redis, config: c, log }) {
