@@ -1,6 +1,63 @@
-// Lint: the recommended JS + TypeScript rules; errors must never be swallowed silently.
+// Lint: the recommended JS + TypeScript rules; errors must never be swallowed silently; imports only
+// point down the layers below, and only entry points load the configuration.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers, bottom first (docs/architecture.md, "Layers"). A folder may import its own layer's
+ * lower rows and nothing above; folders on one row are independent of each other.
+ */
+const LAYERS = [
+  ['config'],
+  ['core'],
+  ['projections'],
+  ['workers'],
+  ['ingest'],
+  ['processors', 'gateway'],
+  ['ops'],
+  ['benchmarks'],
+  ['test'],
+];
+
+/** Where the configuration is loaded (config/index.ts loadConfig); everything else receives it. */
+const ENTRY_POINTS = ['gateway/main.ts', 'processors/main.ts', 'ops/**', 'benchmarks/**', 'test/**'];
+
+/**
+ * Imports that break the layering today and are being removed by other work: file → folders it may
+ * still reach. projections/timeline.ts takes the Message type from ingest/messages.ts until the
+ * typed event catalog moves it into core/ (issue 14).
+ */
+const PENDING = { 'projections/timeline.ts': ['**/ingest/messages.js'] };
+
+const CONFIG_LOADER = {
+  group: ['**/config/index.js'],
+  importNames: ['loadConfig'],
+  message: 'Only entry points (*/main.ts, ops/, benchmarks/, test/) load the configuration; take a Config (or a part of it) as a parameter.',
+};
+
+function restrictions(folder, { entry = false, allow = [] } = {}) {
+  const row = LAYERS.findIndex((r) => r.includes(folder));
+  const above = LAYERS.slice(row + 1).flat();
+  const peers = LAYERS[row].filter((f) => f !== folder);
+  const patterns = [...above, ...peers].map((f) => ({
+    group: [`**/${f}/**`, ...allow.map((a) => `!${a}`)],
+    message: `${folder}/ may not import ${f}/: imports point down the layers (eslint.config.js LAYERS, docs/architecture.md).`,
+  }));
+  if (!entry) patterns.push(CONFIG_LOADER);
+  return ['error', { patterns }];
+}
+
+const layerRules = LAYERS.flat().flatMap((folder) => [
+  { files: [`${folder}/**/*.ts`], rules: { 'no-restricted-imports': restrictions(folder) } },
+  ...ENTRY_POINTS.filter((e) => e.startsWith(`${folder}/`)).map((e) => ({
+    files: [e.endsWith('**') ? `${e}/*.ts` : e],
+    rules: { 'no-restricted-imports': restrictions(folder, { entry: true }) },
+  })),
+  ...Object.entries(PENDING).filter(([file]) => file.startsWith(`${folder}/`)).map(([file, allow]) => ({
+    files: [file],
+    rules: { 'no-restricted-imports': restrictions(folder, { allow }) },
+  })),
+]);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data*/**', 'benchmarks/results/**'] },
@@ -13,4 +70,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  ...layerRules,
 );

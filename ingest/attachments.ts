@@ -14,9 +14,9 @@ import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
-import { registerTenant } from './tenants.js';
-import { parseBody } from './validate.js';
-import { charCount, StoredText } from './schemas.js';
+import { registerTenant } from '../core/tenants.js';
+import { parseBody } from '../core/validate.js';
+import { charCount, StoredText } from '../core/fields.js';
 import { participatesWhereAttached } from '../workers/attachments/facts.js';
 import {
   getAttachment, insertAttachment, markUploaded, type AttachmentRow, type AttachmentStatus,

@@ -14,7 +14,7 @@ import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import type { Seq } from '../core/seq.js';
 import { runScript } from './scripts.js';
-import { registerTenant } from './tenants.js';
+import { registerTenant } from '../core/tenants.js';
 import { checkAndRecordAttachable } from '../workers/attachments/facts.js';
 
 export interface Message {

@@ -12,7 +12,7 @@ import { AppError } from '../core/errors.js';
 import { luaScript } from '../core/lua-script.js';
 import { metrics, timed } from '../core/metrics.js';
 import { isSeq, type Seq } from '../core/seq.js';
-import { Id } from './schemas.js';
+import { Id } from '../core/fields.js';
 
 export const MarkRead = z.object({ lastReadMessageId: Id, tenantId: z.string().optional() });
 

@@ -9,7 +9,7 @@ import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { runScript } from './scripts.js';
-import { registerTenant } from './tenants.js';
+import { registerTenant } from '../core/tenants.js';
 import type { Seq } from '../core/seq.js';
 
 export interface Thread {

@@ -56,8 +56,8 @@ export function attachmentStage(s: AttachmentStage): ProcessorDefinition {
     // The pipeline's own stream: the stages never read the event stream's traffic.
     stream: keys.attachmentWork,
     canHandle: (type) => type === s.eventType,
-    async handle({ tenantId, events, sql, redis, log }) {
-      const p = await pipeline();
+    async handle({ tenantId, events, sql, redis, log, config }) {
+      const p = await pipeline(config.attachments);
       const ctx: StageContext = { tenantId, sql, redis, log, store: p.store, pipeline: p };
       const results = await Promise.allSettled(events.map((e) => s.handleOne(ctx, payloadOf(e), e)));
       let failure: unknown;

@@ -10,7 +10,7 @@ import { EVENT, type StreamEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { timed } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';
-import { loadConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { ProcessorDefinition } from './definition.js';
 import { threadsOf } from './counters-reducer.js';
 import { COUNTERS_TABLES, applyCounters, publishInboxUpdates, readNotifications } from './counters-store.js';
@@ -44,17 +44,17 @@ export function countersProcessor(opts: { reconcile?: boolean } = {}): Processor
     name: 'counters',
     // inbox.updated is this group's own output: handling it would loop.
     canHandle: (type) => HANDLED.has(type),
-    async handle({ tenantId, events, sql, redis, log }) {
+    async handle({ tenantId, events, sql, redis, log, config }) {
       // The tenant binding of this batch's logger is dropped: the reconciler serves every tenant.
-      if (opts.reconcile && !reconciler) reconciler = startBackgroundReconciler(sql, redis, log.child({ tenant_id: undefined }));
+      if (opts.reconcile && !reconciler) reconciler = startBackgroundReconciler(sql, redis, log.child({ tenant_id: undefined }), config.readModels);
       await handleCounters(sql, redis, tenantId, events);
     },
   };
 }
 
 /** The periodic counter reconciliation of a process, started by the first batch of its counters or projector group. */
-export function startBackgroundReconciler(sql: Sql, redis: RedisClient, log: Logger): Reconciler {
-  const { reconcileIntervalMs, reconcileThreshold } = loadConfig().readModels;
+export function startBackgroundReconciler(sql: Sql, redis: RedisClient, log: Logger, options: Config['readModels']): Reconciler {
+  const { reconcileIntervalMs, reconcileThreshold } = options;
   return startReconciler({ sql, redis, log, intervalMs: reconcileIntervalMs, threshold: reconcileThreshold });
 }
 

@@ -15,8 +15,8 @@ export interface ProcessorContext {
   /** Shared non-blocking connection (never use it for blocking reads). */
   redis: RedisClient;
   log: Logger;
-  /** The runner's configuration (always set by the runner; tests calling `handle` directly may omit it). */
-  config?: Config;
+  /** The process's configuration, loaded by its entry point and handed down by the runner. */
+  config: Config;
 }
 
 /** What a definition's periodic upkeep gets: the tenants served, the shared clients, the configuration. */

@@ -3,10 +3,10 @@
 // channel. The periodic upkeep moves due retries back onto the queue and closes due digests for the
 // tenants the due index names (and, behind it, a bounded slice of the others per tick), and trims the
 // queues every minute, a bounded slice of tenants per tick (issue 12, move 6: idle cost must not grow
-// with the number of tenants). Delivery itself lives in workers/notify/deliver.ts; providers are created once per
-// process from the configuration.
+// with the number of tenants). Delivery itself lives in workers/notify/deliver.ts; providers are
+// created once per process from the configuration the runner hands down.
 import { EVENT } from '../core/events.js';
-import { loadConfig, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { trimSafely } from '../core/stream-commands.js';
 import type { ProcessorDefinition } from './definition.js';
 import { TenantSweep } from './tenant-sweep.js';
@@ -51,7 +51,7 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
     stream: queueOf(channel),
     // A batch is sent in parallel: its size bounds the calls in flight per consumer.
     batch: (c) => c.notify.concurrency,
-    handle: (ctx) => delivery.handle({ ...ctx, config: ctx.config ?? loadConfig() }),
+    handle: (ctx) => delivery.handle(ctx),
     periodic: {
       intervalMs: (c) => c.notify.tickMs,
       async run({ tenants, redis, config: c, log }) {

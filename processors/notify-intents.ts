@@ -2,7 +2,6 @@
 // message.created / message.updated → per-recipient decisions and per-channel jobs; message.deleted
 // cancels what is not delivered yet. The logic lives in workers/notify/intents.ts.
 import { EVENT } from '../core/events.js';
-import { loadConfig } from '../config/index.js';
 import type { ProcessorDefinition } from './definition.js';
 import { INTENTS_GROUP } from '../workers/notify/channels.js';
 import { handleIntents } from '../workers/notify/intents.js';
@@ -12,5 +11,5 @@ const HANDLED = new Set<string>([EVENT.messageCreated, EVENT.messageUpdated, EVE
 export const notifyIntents: ProcessorDefinition = {
   name: INTENTS_GROUP,
   canHandle: (type) => HANDLED.has(type),
-  handle: (ctx) => handleIntents({ ...ctx, config: ctx.config ?? loadConfig() }),
+  handle: (ctx) => handleIntents(ctx),
 };

@@ -27,8 +27,8 @@ export function projectorProcessor(opts: { reconcile?: boolean } = {}): Processo
     name: PROJECTOR_GROUP,
     // Everything is archived (persist), so every type is handled.
     canHandle: () => true,
-    async handle({ tenantId, events, sql, redis, log }) {
-      if (opts.reconcile && !reconciler) reconciler = startBackgroundReconciler(sql, redis, log.child({ tenant_id: undefined }));
+    async handle({ tenantId, events, sql, redis, log, config }) {
+      if (opts.reconcile && !reconciler) reconciler = startBackgroundReconciler(sql, redis, log.child({ tenant_id: undefined }), config.readModels);
       // Both folds validate the whole batch before the transaction starts: a poison entry costs no round trip.
       const ops = reducePersist(events);
       const facts = foldFacts(events);

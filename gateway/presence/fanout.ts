@@ -13,7 +13,7 @@ import { Registry, type Subscriber, type WatchChanges } from './registry.js';
 import { Batcher, type WritableConn } from './batcher.js';
 import { SummaryMode, summaryCounts } from './summary-mode.js';
 import { ShardChannels } from './shard-channels.js';
-import { readPresence } from './store.js';
+import { readPresence } from '../../core/presence.js';
 import { parseUpdate, shardOf, tenantOfChannel, type PresenceUpdate } from './status.js';
 
 /** Inbound updates applied per macrotask before yielding to I/O. */

@@ -1,13 +1,8 @@
-// Presence values and the pure helpers every part of presence shares: statuses, the update shape
-// published on shard channels (identical to a presence.batch item), shard assignment.
+// The pure helpers every part of the gateway's presence shares: the update shape published on shard
+// channels (identical to a presence.batch item), shard assignment, load statistics. The statuses
+// themselves are core's (core/presence.ts), because notification delivery reads them too.
 import type { Config } from '../../config/index.js';
-
-export const STATUSES = ['online', 'away', 'dnd', 'offline'] as const;
-export type Status = (typeof STATUSES)[number];
-
-export function isStatus(v: unknown): v is Status {
-  return typeof v === 'string' && (STATUSES as readonly string[]).includes(v);
-}
+import { isStatus, type Status } from '../../core/presence.js';
 
 /** One user's presence at one version: the payload of a shard message and an item of presence.batch. */
 export interface PresenceUpdate {

@@ -1,5 +1,6 @@
-// Presence state in Redis: the atomic state changes (presence-*.lua next to this file), reads on the
-// Redis clock, and publishing on shard channels behind the `tenant:user:version` idempotency key.
+// Presence state in Redis: the atomic state changes (presence-apply.lua next to this file), the
+// contract's presence entries (over core/presence.ts's read on the Redis clock), and publishing on
+// shard channels behind the `tenant:user:version` idempotency key.
 // Everything here is stateless: any gateway may call it for any user.
 import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
@@ -7,13 +8,10 @@ import { isCluster } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
 import { luaScript } from '../../core/lua-script.js';
 import { metrics } from '../../core/metrics.js';
-import { isStatus, shardOf, type PresenceUpdate, type Status } from './status.js';
+import { readPresence, type Status } from '../../core/presence.js';
+import { shardOf, type PresenceUpdate } from './status.js';
 
 const applyScript = luaScript('gateway/presence/presence-apply.lua');
-const readScript = luaScript('gateway/presence/presence-read.lua');
-
-/** Users per read script call: keeps each script short so it never stalls Redis. */
-const READ_CHUNK = 200;
 
 export type Op =
   /** A heartbeat, or the implicit one of a connect (status online). */
@@ -47,39 +45,6 @@ export async function applyPresence(r: RedisClient, config: Config, tenantId: st
   if (decision === 1) return { kind: 'publish', update };
   if (decision === 2) return { kind: 'deferred', update, waitMs: Math.max(0, Number(waitMs)) };
   return { kind: 'none', update };
-}
-
-export interface PresenceRecord {
-  userId: string;
-  status: Status;
-  version: number;
-  /** When the status took its value; null for a user never seen. */
-  at: string | null;
-  lastSeenAt: string | null;
-}
-
-/** The presence of users of one tenant, in the order given (unknown users: offline, version 0). */
-export async function readPresence(r: RedisClient, tenantId: string, userIds: string[]): Promise<PresenceRecord[]> {
-  const chunks: string[][] = [];
-  for (let i = 0; i < userIds.length; i += READ_CHUNK) chunks.push(userIds.slice(i, i + READ_CHUNK));
-  const replies = await Promise.all(chunks.map((c) => readScript.run(r, c.map((u) => keys.presenceUser(tenantId, u)), []) as Promise<(string | number)[]>));
-  const out: PresenceRecord[] = [];
-  chunks.forEach((c, ci) => {
-    const flat = replies[ci]!;
-    c.forEach((userId, i) => {
-      const status = String(flat[i * 4]);
-      const at = Number(flat[i * 4 + 2]);
-      const seen = Number(flat[i * 4 + 3]);
-      out.push({
-        userId,
-        status: isStatus(status) ? status : 'offline',
-        version: Number(flat[i * 4 + 1]),
-        at: at > 0 ? iso(at) : null,
-        lastSeenAt: seen > 0 ? iso(seen) : null,
-      });
-    });
-  });
-  return out;
 }
 
 /**

@@ -3,7 +3,8 @@
 // stayed below `recovery` for `minDwellMs` (so that every affected subscriber got a summary, and a
 // sustained burst, whose backlog dips between waves, keeps the mode instead of flapping in and out).
 // Pure: the fanout feeds it depths and acts on the transitions.
-import { countStatuses, type Counts, type PresenceUpdate, type Status } from './status.js';
+import type { Status } from '../../core/presence.js';
+import { countStatuses, type Counts, type PresenceUpdate } from './status.js';
 
 export interface SummaryThresholds {
   threshold: number;

@@ -1,7 +1,7 @@
 // Messages: post, edit, delete, and the thread timeline (contract section 2, Messages).
 import type { Router } from '../http/router.js';
 import type { RouteContext } from './context.js';
-import { parseBody } from '../../ingest/validate.js';
+import { parseBody } from '../../core/validate.js';
 import { EditMessage, PostMessage } from '../../ingest/schemas.js';
 import { deleteMessage, editMessage, postMessage } from '../../ingest/messages.js';
 import { getThread } from '../../ingest/threads.js';

@@ -5,7 +5,7 @@ import type { RouteContext } from './context.js';
 import { AppError } from '../../core/errors.js';
 import { isId } from '../../core/ids.js';
 import { metrics } from '../../core/metrics.js';
-import { parseBody } from '../../ingest/validate.js';
+import { parseBody } from '../../core/validate.js';
 import { pathId } from './threads.js';
 import { getPreferences, normalize, PreferencesInput, putPreferences } from '../../workers/notify/preferences.js';
 import { explain, listNotifications, markNotificationRead } from '../../workers/notify/feed.js';

@@ -1,7 +1,7 @@
 // Read state, inbox and sync (contract section 2: Read state and inbox, Sync).
 import type { Router } from '../http/router.js';
 import type { RouteContext } from './context.js';
-import { parseBody } from '../../ingest/validate.js';
+import { parseBody } from '../../core/validate.js';
 import { MarkRead, markRead } from '../../ingest/read-state.js';
 import { readInbox } from '../../projections/inbox.js';
 import { readSync } from '../../projections/sync.js';

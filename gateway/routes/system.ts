@@ -6,8 +6,8 @@ import { registry } from '../../core/metrics.js';
 import { metricsGuard } from '../../core/metrics-access.js';
 import { AppError } from '../../core/errors.js';
 import { enforceClient } from '../../core/rate-limit.js';
-import { Id } from '../../ingest/schemas.js';
-import { invalidRequest } from '../../ingest/validate.js';
+import { Id } from '../../core/fields.js';
+import { invalidRequest } from '../../core/validate.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms).unref())]);

@@ -1,7 +1,7 @@
 // Threads and participants (contract section 2, Threads).
 import type { Router } from '../http/router.js';
 import type { RouteContext } from './context.js';
-import { parseBody } from '../../ingest/validate.js';
+import { parseBody } from '../../core/validate.js';
 import { AddParticipant, CreateThread } from '../../ingest/schemas.js';
 import { changeMembership, createThread, getThread } from '../../ingest/threads.js';
 import { isId } from '../../core/ids.js';

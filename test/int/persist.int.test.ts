@@ -36,7 +36,7 @@ function ev(n: number, type: EventType, data: Record<string, unknown>, extra: { 
 }
 
 function apply(tenantId: string, events: StreamEvent[]): Promise<void> {
-  return persist.handle({ tenantId, events, sql, redis, log });
+  return persist.handle({ tenantId, events, sql, redis, log, config });
 }
 
 /** Everything persisted for a tenant, in a canonical order and without the tenant column. */

@@ -128,7 +128,7 @@ function scenario(): StreamEvent[] {
 async function applyAll(tenantId: string, batches: StreamEvent[][], parallel: boolean): Promise<void> {
   const one = async (b: StreamEvent[]) => {
     await handleCounters(sql, redis, tenantId, b);
-    await inbox.handle({ tenantId, events: b.filter((e) => inbox.canHandle(e.type)), sql, redis, log });
+    await inbox.handle({ tenantId, events: b.filter((e) => inbox.canHandle(e.type)), sql, redis, log, config });
   };
   if (parallel) await Promise.all(batches.map(one));
   else for (const b of batches) await one(b);

@@ -17,7 +17,7 @@ import { sleep } from '../../core/backoff.js';
 import { EVENT } from '../../core/events.js';
 import type { Seq } from '../../core/seq.js';
 import { appendEvent, groupStats, listDeadLetters } from '../../core/stream-commands.js';
-import { registerTenant } from '../../ingest/tenants.js';
+import { registerTenant } from '../../core/tenants.js';
 import type { ProcessorDefinition } from '../../processors/definition.js';
 import { Runner } from '../../processors/runner.js';
 import { TenantDirectory } from '../../processors/tenants.js';

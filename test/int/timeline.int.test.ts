@@ -62,9 +62,9 @@ before(async () => {
   }
   // Noise that must never show: another thread of the tenant, the same thread id in another tenant.
   events.push(ev(later(n++), EVENT.messageCreated, { id: 'm_other', threadId: 'th_other', senderId: 'alice', body: 'elsewhere', mentions: [], attachmentIds: [] }));
-  await persist.handle({ tenantId: tenant, events, sql, redis, log });
+  await persist.handle({ tenantId: tenant, events, sql, redis, log, config });
   await persist.handle({
-    tenantId: uniqueTenant('timeline'), sql, redis, log,
+    tenantId: uniqueTenant('timeline'), sql, redis, log, config,
     events: [ev(later(n++), EVENT.messageCreated, { id: 'm_foreign', threadId: TH, senderId: 'eve', body: 'other tenant', mentions: [], attachmentIds: [] })],
   });
 });

@@ -5,7 +5,7 @@ import type { Sql } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
 import { EVENT, type NewEvent } from '../../core/events.js';
 import { metrics } from '../../core/metrics.js';
-import { registerTenant } from '../../ingest/tenants.js';
+import { registerTenant } from '../../core/tenants.js';
 import { settle } from './facts.js';
 import { getAttachment, markRejected, type AttachmentRow, type RejectReason } from './records.js';
 import { quarantineKey, type ObjectStore } from '../storage/store.js';

@@ -1,7 +1,7 @@
 // What the attachment stages share inside one processor process, built on first use from the
-// configuration: the object store and the worker pools (a pool exists only in the process of the
-// stage that uses it).
-import { loadConfig, type Config } from '../../config/index.js';
+// configuration the runner hands the stage: the object store and the worker pools (a pool exists
+// only in the process of the stage that uses it).
+import type { Config } from '../../config/index.js';
 import { createStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/store.js';
 import { createScanPool, createThumbnailPool, type Pool } from '../pools.js';
@@ -17,9 +17,9 @@ export interface Pipeline {
 
 let current: Promise<Pipeline> | undefined;
 
-export function pipeline(): Promise<Pipeline> {
+/** The process's pipeline; built from the first caller's configuration (one configuration per process). */
+export function pipeline(config: Config['attachments']): Promise<Pipeline> {
   current ??= (async () => {
-    const config = loadConfig().attachments;
     const store = await createStore(config.storage);
     let scan: Pool<ScanResult> | undefined;
     let thumbs: Pool<ThumbnailResult> | undefined;

@@ -5,8 +5,8 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { withTenant, type Sql } from '../../core/db.js';
 import { AppError } from '../../core/errors.js';
-import { Id, StoredText } from '../../ingest/schemas.js';
-import { invalidRequest } from '../../ingest/validate.js';
+import { Id, StoredText } from '../../core/fields.js';
+import { invalidRequest } from '../../core/validate.js';
 import { metrics, timed } from '../../core/metrics.js';
 import type { ProviderChannel } from './channels.js';
 

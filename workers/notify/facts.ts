@@ -1,12 +1,12 @@
 // What the filter needs to know right before delivery, read in bulk for a batch of jobs: is the
 // message deleted, is the recipient still a participant, has the recipient read it, and is the
-// recipient active elsewhere (presence: gateway/presence keeps it in Redis; "online" means a live,
-// heartbeating connection, which received message.created as a critical event).
+// recipient active elsewhere (presence: the gateway keeps it in Redis, core/presence.ts reads it;
+// "online" means a live, heartbeating connection, which received message.created as a critical event).
 import { keys } from '../../core/keys.js';
 import type { RedisClient } from '../../core/redis.js';
 import type { Sql } from '../../core/db.js';
 import { seqSortKey, isSeq } from '../../core/seq.js';
-import { readPresence } from '../../gateway/presence/store.js';
+import { readPresence } from '../../core/presence.js';
 import { deletedMessages, readPositions } from './store.js';
 
 export interface ItemRef {

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { withTenant, type Sql } from '../../core/db.js';
 import { timed } from '../../core/metrics.js';
-import { Id, storedText, StoredText } from '../../ingest/schemas.js';
+import { Id, storedText, StoredText } from '../../core/fields.js';
 import { HHMM_RE, isTimeZone, type QuietHours } from './quiet-hours.js';
 
 export const THREAD_LEVELS = ['all', 'mentions', 'none'] as const;

@@ -1,7 +1,8 @@
-// The tenant registry: processors and gateways discover tenant streams from `chorus:tenants`.
+// The tenant registry: every writer of a tenant stream (ingest, the attachment outcomes) registers
+// the tenant here, and processors and gateways discover tenant streams from `chorus:tenants`.
 // Registration happens once per tenant per process (a local set remembers it).
-import type { RedisClient } from '../core/redis.js';
-import { keys } from '../core/keys.js';
+import type { RedisClient } from './redis.js';
+import { keys } from './keys.js';
 
 const known = new Set<string>();
 

@@ -1,7 +1,7 @@
 // Turns a request body into a typed value or the contract's 400/403 errors.
 import type { z } from 'zod';
-import { AppError } from '../core/errors.js';
-import type { Principal } from '../core/auth.js';
+import { AppError } from './errors.js';
+import type { Principal } from './auth.js';
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, principal: Principal): z.infer<S> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
