@@ -23,14 +23,31 @@ function statusesOf(file: string): { documented: Set<string>; returned: Set<stri
   const names = (text: string, re: RegExp) => new Set([...text.matchAll(re)].map((m) => m[1]!));
   return {
     documented: names(returns, /\{'([a-z_]+)'/g),
-    returned: names(source.split('\n').filter((l) => !l.startsWith('--')).join('\n'), /return \{'([a-z_]+)'/g),
+    returned: names(source.split('\n').filter((l) => !l.startsWith('--')).join('\n'), /return \{ ?'([a-z_]+)'/g),
   };
 }
 
-const SCRIPTS: Record<string, readonly string[]> = {
-  ...Object.fromEntries(Object.entries(SCRIPT_STATUSES).map(([name, s]) => [`ingest/lua/${name}.lua`, s])),
-  'core/lua/token-bucket.lua': ['ok', 'limited'],
-};
+/** The code's files ending in `ext` (not tests, benchmarks or generated output), from the repository root. */
+function codeFiles(ext: string, dir = ''): string[] {
+  return fs.readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = path.join(dir, e.name);
+    if (e.isDirectory()) return ['node_modules', 'dist', 'test', 'benchmarks'].includes(e.name) || e.name.startsWith('.') ? [] : codeFiles(ext, rel);
+    return e.name.endsWith(ext) ? [rel] : [];
+  });
+}
+
+/** Each status script and the statuses its caller declares: statusScript('file', [...]) calls, and ingest/scripts.ts. */
+const SCRIPTS: Record<string, readonly string[]> = Object.fromEntries([
+  ...codeFiles('.ts').flatMap((file) => [...read(file).matchAll(/statusScript\(\s*'([^']+)',\s*\[([^\]]*)\]/g)]
+    .map((m) => [m[1]!, [...m[2]!.matchAll(/'([a-z_]+)'/g)].map((n) => n[1]!)] as const)),
+  ...Object.entries(SCRIPT_STATUSES).map(([name, s]) => [`ingest/lua/${name}.lua`, s] as const),
+]);
+
+test('every script whose header names statuses has a caller that declares them, and the other way round', () => {
+  const named = codeFiles('.lua').filter((f) => read(f).includes('-- Returns (statuses of core/lua-script.ts)'));
+  assert.deepEqual(named.sort(), Object.keys(SCRIPTS).sort());
+  assert.ok(named.length >= 12, `status scripts found: ${named.join(', ')}`);
+});
 
 test('every script documents, returns and is expected to return the same statuses', () => {
   for (const [file, expected] of Object.entries(SCRIPTS)) {
@@ -40,8 +57,8 @@ test('every script documents, returns and is expected to return the same statuse
   }
 });
 
-test('no write-path script returns a bare number as a code', () => {
-  for (const file of [...fs.readdirSync(path.join(REPO_ROOT, 'ingest/lua')).map((f) => `ingest/lua/${f}`), 'core/lua/token-bucket.lua']) {
+test('no status script returns a bare number as a code', () => {
+  for (const file of Object.keys(SCRIPTS)) {
     for (const line of read(file).split('\n').filter((l) => !l.startsWith('--'))) {
       assert.doesNotMatch(line, /return -?\d+\b/, `${file}: ${line.trim()}`);
     }

@@ -4,18 +4,18 @@
 // tenant's hash tag.
 import crypto from 'node:crypto';
 import { keys } from '../../core/keys.js';
-import { luaScript } from '../../core/lua-script.js';
+import { luaScript, statusScript } from '../../core/lua-script.js';
 import type { RedisClient } from '../../core/redis.js';
 import { EVENT, EVENT_VERSION, encodeEvent, type NewEvent } from '../../core/events.js';
 import type { Seq } from '../../core/seq.js';
 import type { Channel } from './channels.js';
 import { deliveryKey, type DigestItem, type Job } from './jobs.js';
 
-const enqueueScript = luaScript('workers/notify/lua/enqueue.lua');
-const digestAddScript = luaScript('workers/notify/lua/digest-add.lua');
+const enqueueScript = statusScript('workers/notify/lua/enqueue.lua', ['ok', 'dup']);
+const digestAddScript = statusScript('workers/notify/lua/digest-add.lua', ['ok', 'dup']);
 const tickScript = luaScript('workers/notify/lua/tick.lua');
-const publishScript = luaScript('workers/notify/lua/publish-in-app.lua');
-const dueHintScript = luaScript('workers/notify/lua/due-hint.lua');
+const publishScript = statusScript('workers/notify/lua/publish-in-app.lua', ['ok', 'dup', 'partial']);
+const dueHintScript = statusScript('workers/notify/lua/due-hint.lua', ['ok', 'unchanged']);
 
 /** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
 export const MARKER_TTL_MS = 7 * 24 * 3600_000;
@@ -29,7 +29,7 @@ export async function enqueueJob(r: RedisClient, tenantId: string, job: Job, kin
   const res = await enqueueScript.run(r,
     [keys.notifyEnqueued(tenantId, deliveryKey(job), job.channel, kind), keys.notifyQueue(tenantId, job.channel)],
     [MARKER_TTL_MS, EVENT.notificationJob, EVENT_VERSION, JSON.stringify(job)]);
-  return Number(res) === 1;
+  return res.status === 'ok';
 }
 
 /** Adds a low-priority item to the user's open digest of the channel (opening a window of windowMs). */
@@ -41,7 +41,7 @@ export async function addToDigest(
     [keys.notifyEnqueued(tenantId, item.notificationId, channel, 'digest'), keys.notifyDigest(tenantId, channel),
       keys.notifyDigestDue(tenantId, channel)],
     [MARKER_TTL_MS, userId, JSON.stringify(item), closesAt, DIGEST_MAX_ITEMS]);
-  if (Number(res) !== 1) return false;
+  if (res.status !== 'ok') return false;
   await hintDue(r, tenantId, channel, closesAt);
   return true;
 }
@@ -150,6 +150,6 @@ export async function releaseLease(r: RedisClient, tenantId: string, job: Job, t
 export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent): Promise<Seq | null | 'partial'> {
   const res = await publishScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
     [MARKER_TTL_MS, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
-  if (typeof res === 'number') return 'partial';
-  return (res ?? null) as Seq | null;
+  if (res.status === 'partial') return 'partial';
+  return res.status === 'ok' ? (res.values[0] as Seq) : null;
 }
