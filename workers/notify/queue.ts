@@ -16,6 +16,7 @@ const digestAddScript = statusScript('workers/notify/lua/digest-add.lua', ['ok',
 const tickScript = luaScript('workers/notify/lua/tick.lua');
 const publishScript = statusScript('workers/notify/lua/publish-in-app.lua', ['ok', 'dup', 'partial']);
 const dueHintScript = statusScript('workers/notify/lua/due-hint.lua', ['ok', 'unchanged']);
+const takeLeaseScript = statusScript('workers/notify/lua/take-lease.lua', ['ok', 'held']);
 
 /** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
 export const MARKER_TTL_MS = 7 * 24 * 3600_000;
@@ -124,15 +125,14 @@ export function outcomeKey(tenantId: string, job: Job): string {
   return keys.notifyDone(tenantId, deliveryKey(job), job.channel);
 }
 
-const TAKE_LEASE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end return redis.call('PTTL', KEYS[1])`;
-
 /** Takes the in-flight lease of a delivery: its token, or how long another consumer still holds it (ms). */
 export async function takeLease(
   r: RedisClient, tenantId: string, job: Job, ttlMs: number,
 ): Promise<{ token: string } | { heldForMs: number }> {
   const token = crypto.randomBytes(8).toString('hex');
-  const res = Number(await r.eval(TAKE_LEASE, 1, keys.notifyLease(tenantId, deliveryKey(job), job.channel), token, ttlMs));
-  return res === 0 ? { token } : { heldForMs: Math.max(1, res) };
+  // A status, not a number: 0 used to mean taken, and PTTL answers 0 for a lease in its last millisecond.
+  const res = await takeLeaseScript.run(r, [keys.notifyLease(tenantId, deliveryKey(job), job.channel)], [token, ttlMs]);
+  return res.status === 'ok' ? { token } : { heldForMs: Math.max(1, Number(res.values[0])) };
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
