@@ -8,11 +8,9 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Config } from '../config/index.js';
 import { bearer } from './auth.js';
+import { AppError } from './errors.js';
 
-export type MetricsVerdict =
-  | { ok: true }
-  | { ok: false; status: 401; code: 'unauthorized'; message: string }
-  | { ok: false; status: 403; code: 'forbidden'; message: string };
+export type MetricsVerdict = { ok: true } | { ok: false; refusal: AppError };
 
 export type MetricsGuard = (remoteAddress: string, authorization: string | undefined) => MetricsVerdict;
 
@@ -33,7 +31,7 @@ export function metricsGuard(access: Config['metricsAccess']): MetricsGuard {
     if (expected && presented && crypto.timingSafeEqual(digest(presented), expected)) return { ok: true };
     const family = net.isIP(remoteAddress);
     if (family && allowed.check(remoteAddress, family === 6 ? 'ipv6' : 'ipv4')) return { ok: true };
-    if (expected) return { ok: false, status: 401, code: 'unauthorized', message: 'metrics need Authorization: Bearer <CHORUS_METRICS_TOKEN>' };
-    return { ok: false, status: 403, code: 'forbidden', message: 'metrics are served to CHORUS_METRICS_ALLOW addresses only (or with CHORUS_METRICS_TOKEN)' };
+    if (expected) return { ok: false, refusal: new AppError('unauthorized', 'metrics need Authorization: Bearer <CHORUS_METRICS_TOKEN>') };
+    return { ok: false, refusal: new AppError('forbidden', 'metrics are served to CHORUS_METRICS_ALLOW addresses only (or with CHORUS_METRICS_TOKEN)') };
   };
 }

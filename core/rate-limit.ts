@@ -1,7 +1,7 @@
 // Token buckets in Redis, shared by every gateway process (one atomic script per check).
 import net from 'node:net';
 import type { RedisClient } from './redis.js';
-import { luaScript } from './lua-script.js';
+import { statusScript } from './lua-script.js';
 import { rateKeys } from './keys.js';
 import { AppError } from './errors.js';
 
@@ -15,7 +15,7 @@ export interface BucketSpec {
 /** The bucket library, for scripts that take tokens in the same call as their own work. */
 export const BUCKETS_LUA = 'core/lua/buckets.lua';
 
-const bucket = luaScript('core/lua/token-bucket.lua', [BUCKETS_LUA]);
+const bucket = statusScript('core/lua/token-bucket.lua', ['ok', 'limited'], [BUCKETS_LUA]);
 
 export async function take(
   r: RedisClient, tenantId: string, scope: string, id: string, spec: BucketSpec, cost = 1,
@@ -25,8 +25,8 @@ export async function take(
 
 async function takeFrom(r: RedisClient, key: string, spec: BucketSpec, cost = 1): Promise<{ allowed: boolean; retryAfterMs: number }> {
   if (spec.rate <= 0) return { allowed: true, retryAfterMs: 0 };
-  const [allowed, retry] = (await bucket.run(r, [key], [spec.rate, spec.burst, cost])) as [number, number];
-  return { allowed: allowed === 1, retryAfterMs: Number(retry) };
+  const reply = await bucket.run(r, [key], [spec.rate, spec.burst, cost]);
+  return reply.status === 'ok' ? { allowed: true, retryAfterMs: 0 } : { allowed: false, retryAfterMs: Number(reply.values[0]) };
 }
 
 /**

@@ -8,8 +8,9 @@ import type { Principal } from '../core/auth.js';
 import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
 import { EVENT, createdAtOf, encodeEvent, encodeEventJson } from '../core/events.js';
-import { bucketPair, rateLimited } from '../core/rate-limit.js';
+import { bucketPair } from '../core/rate-limit.js';
 import { AppError } from '../core/errors.js';
+import { refused } from '../core/lua-refusals.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import type { Seq } from '../core/seq.js';
@@ -72,16 +73,14 @@ export async function postMessage(
   if (input.clientMessageId) k.push(keys.idempotency(p.tenantId, p.userId, input.clientMessageId));
   const res = await runScript(r, 'post-message', k,
     [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, ...limits.args, fields.length, ...fields]);
-  if (res === -1) throw new AppError('not_found', 'thread not found');
-  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
-  const [status, value, retryMs] = res as [string, string, number?];
-  if (status === 'limited') throw rateLimited(value === 'user' ? 'user' : 'tenant', Number(retryMs));
-  if (status === 'dup') {
+  if (res.status === 'dup') {
+    const value = String(res.values[0]);
     const nl = value.indexOf('\n');
     return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageData, value.slice(0, nl)), duplicate: true };
   }
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.messageCreated });
-  return { message: toMessage(data, value), duplicate: false };
+  return { message: toMessage(data, String(res.values[0])), duplicate: false };
 }
 
 interface StoredMessage {
@@ -133,10 +132,9 @@ export async function editMessage(
   const res = await runScript(r, 'change-message',
     [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
     [p.userId, '1', 'edit', JSON.stringify(newData), fields.length, ...fields]);
-  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
-  if (res === -4) throw new AppError('message_deleted', 'message was deleted');
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.messageUpdated });
-  return { message, seq: res as Seq };
+  return { message, seq: res.values[0] as Seq };
 }
 
 export async function deleteMessage(
@@ -156,8 +154,8 @@ export async function deleteMessage(
   const res = await runScript(r, 'change-message',
     [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
     [p.userId, p.admin ? '0' : '1', 'delete', '', fields.length, ...fields]);
-  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
-  if (res === -4) return { seq: null };
+  if (res.status === 'message_deleted') return { seq: null }; // deleted meanwhile: the same idempotent 202
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.messageDeleted });
-  return { seq: res as Seq };
+  return { seq: res.values[0] as Seq };
 }

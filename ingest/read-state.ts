@@ -9,10 +9,11 @@ import type { Principal } from '../core/auth.js';
 import { keys } from '../core/keys.js';
 import { EVENT, encodeEvent } from '../core/events.js';
 import { AppError } from '../core/errors.js';
-import { luaScript } from '../core/lua-script.js';
+import { refused } from '../core/lua-refusals.js';
 import { metrics, timed } from '../core/metrics.js';
 import { isSeq, type Seq } from '../core/seq.js';
 import { Id } from '../core/fields.js';
+import { runScript } from './scripts.js';
 
 export const MarkRead = z.object({ lastReadMessageId: Id, tenantId: z.string().optional() });
 
@@ -25,8 +26,6 @@ export interface ReadReceipt {
   /** The receipt's own position in the stream. */
   seq: string;
 }
-
-const appendReceipt = luaScript('ingest/lua/read-receipt.lua');
 
 /** The seq of a message of the thread, or null when the thread has no such message. */
 async function messageSeqIn(r: RedisClient, sql: Sql, tenantId: string, threadId: string, messageId: string): Promise<Seq | null> {
@@ -55,11 +54,10 @@ export async function markRead(
   if (!messageSeq) throw new AppError('not_found', 'message not found in this thread');
   const data = { threadId, userId: p.userId, lastReadMessageId, messageSeq };
   const fields = encodeEvent({ type: EVENT.readReceiptUpdated, data, threadId, actor: p.userId, traceId });
-  const res = await appendReceipt.run(r,
+  const res = await runScript(r, 'read-receipt',
     [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId)],
     [p.userId, fields.length, ...fields]);
-  if (res === -1) throw new AppError('not_found', 'thread not found');
-  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.readReceiptUpdated });
-  return { ...data, seq: res as string };
+  return { ...data, seq: String(res.values[0]) };
 }

@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
 import { EVENT, encodeEvent } from '../core/events.js';
 import { AppError } from '../core/errors.js';
+import { refused } from '../core/lua-refusals.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { runScript } from './scripts.js';
@@ -45,9 +46,9 @@ export async function createThread(
       ...participants.map((u) => keys.userThreads(p.tenantId, u))],
     [thread.id, thread.title ?? '', thread.createdAt, p.userId, fields.length, ...fields, ...participants],
   );
-  if (res === -1) throw new AppError('conflict', 'thread already exists');
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.threadCreated });
-  return { thread, seq: res as Seq };
+  return { thread, seq: res.values[0] as Seq };
 }
 
 /** The thread as the write path knows it (authoritative, no projection lag). */
@@ -79,11 +80,8 @@ export async function changeMembership(
       keys.userThreads(p.tenantId, userId)],
     [op, p.userId, userId, p.admin ? '1' : '0', threadId, fields.length, ...fields, config.ingest.maxParticipants],
   );
-  if (res === -1) throw new AppError('not_found', 'thread not found');
-  if (res === -2) throw new AppError('not_participant', 'not a participant of this thread');
-  if (res === -3) throw new AppError('forbidden', 'only the participant themself or an admin may remove a participant');
-  if (res === -5) throw new AppError('conflict', `a thread has at most ${config.ingest.maxParticipants} participants`);
-  if (res === 0) return null;
+  if (res.status === 'unchanged') return null;
+  if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: type });
-  return res as Seq;
+  return res.values[0] as Seq;
 }

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
-import { AppError, errorBody, isDependencyError } from '../../core/errors.js';
+import { AppError, httpError, isDependencyError } from '../../core/errors.js';
 import type { Authenticator, Principal } from '../../core/auth.js';
 import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
@@ -101,10 +101,11 @@ export class Router {
   fallback(): void {
     this.deps.app.any('/*', (res, req) => {
       const framing = framingError(req);
+      const e = framing ? httpError('invalid_request', framing) : httpError('not_found', 'no such route');
       res.cork(() => {
-        res.writeStatus(statusLine(framing ? 400 : 404)).writeHeader('content-type', 'application/json');
+        res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json');
         writeSecurityHeaders(res);
-        res.end(framing ? errorBody('invalid_request', framing) : errorBody('not_found', 'no such route'), !!framing);
+        res.end(JSON.stringify(e.body), !!framing);
       });
     });
   }
@@ -247,18 +248,13 @@ export class Router {
 
   private errorResult(err: unknown, req: Request, o: RouteOptions): Result {
     const ctx = { trace_id: req.traceId, route: o.name, tenant_id: req.principal?.tenantId, user_id: req.principal?.userId };
-    if (err instanceof AppError) {
-      const headers: Record<string, string> = {};
-      if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
-      if (err.status === 401) headers['www-authenticate'] = 'Bearer';
-      return { status: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, headers };
-    }
+    if (err instanceof AppError) return httpError(err);
     if (isDependencyError(err)) {
       this.deps.log.warn({ ...ctx, err }, 'dependency unavailable');
-      return { status: 503, body: { error: { code: 'dependency_unavailable', message: 'a dependency is unavailable, retry later' } }, headers: { 'retry-after': '1' } };
+      return httpError('dependency_unavailable', 'a dependency is unavailable, retry later');
     }
     this.deps.log.error({ ...ctx, err }, 'request failed');
-    return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+    return httpError('internal', 'internal error');
   }
 
   private respond(

@@ -12,8 +12,9 @@
 -- ARGV[5] touch: the connection's status ('online' for the implicit heartbeat of a connect)
 --         leave: grace ms (the connection stays live that long; 0 removes it now)
 -- ARGV[6] ttl ms   ARGV[7] coalesce ms
--- Returns {decision, status, version, at_ms, wait_ms}: decision 0 nothing to publish,
---   1 publish now (recorded as published), 2 held back by the coalesce window for wait_ms more
+-- Returns (statuses of core/lua-script.ts): {'none', status, version, at_ms, 0} nothing to publish;
+--   {'publish', status, version, at_ms, 0} publish now (recorded as published);
+--   {'deferred', status, version, at_ms, wait_ms} held back by the coalesce window for wait_ms more
 local op, user, shard, conn = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, coalesce = tonumber(ARGV[6]), tonumber(ARGV[7])
 local t = redis.call('TIME')
@@ -94,12 +95,12 @@ if op ~= 'flush' then
 end
 
 local pv = tonumber(f['pv'] or '0')
-if version <= pv then return { 0, status, version, at, 0 } end
+if version <= pv then return { 'none', status, version, at, 0 } end
 local ps = f['ps'] or 'offline'
 local pat = tonumber(f['pat'] or '0')
 if (ps == 'offline') ~= (status == 'offline') or now - pat >= coalesce then
   redis.call('HSET', KEYS[1], 'pv', version, 'ps', status, 'pat', now)
   redis.call('HINCRBY', KEYS[4], shard, 1)
-  return { 1, status, version, at, 0 }
+  return { 'publish', status, version, at, 0 }
 end
-return { 2, status, version, at, pat + coalesce - now }
+return { 'deferred', status, version, at, pat + coalesce - now }

@@ -6,6 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { take } from '../../core/rate-limit.js';
 import { metrics } from '../../core/metrics.js';
+import type { WsErrorCode } from '../../core/errors.js';
 import type { Hub } from '../ws/hub.js';
 import type { Connection } from '../ws/connection.js';
 import type { ClientFrame } from '../ws/client-frames.js';
@@ -62,7 +63,7 @@ export class PresenceService {
   }
 
   /** Handles a presence.* client frame; returns the error to answer with, if any. */
-  async handleFrame(conn: Connection, f: PresenceFrame): Promise<{ code: string; message: string } | null> {
+  async handleFrame(conn: Connection, f: PresenceFrame): Promise<{ code: WsErrorCode; message: string } | null> {
     switch (f.type) {
       case 'presence.heartbeat': {
         const bucket = await take(this.redis, conn.tenantId, 'presence:user', conn.userId, this.config.rateLimits.emitUser);

@@ -6,12 +6,12 @@ import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
 import { isCluster } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
-import { luaScript } from '../../core/lua-script.js';
+import { statusScript } from '../../core/lua-script.js';
 import { metrics } from '../../core/metrics.js';
 import { readPresence, type Status } from '../../core/presence.js';
 import { shardOf, type PresenceUpdate } from './status.js';
 
-const applyScript = luaScript('gateway/presence/presence-apply.lua');
+const applyScript = statusScript('gateway/presence/presence-apply.lua', ['none', 'publish', 'deferred']);
 
 export type Op =
   /** A heartbeat, or the implicit one of a connect (status online). */
@@ -35,16 +35,15 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function applyPresence(r: RedisClient, config: Config, tenantId: string, userId: string, o: Op): Promise<Decision> {
   const shard = shardOf(config, tenantId, userId);
   const arg5 = o.op === 'touch' ? o.status : o.op === 'leave' ? o.graceMs : '';
-  const res = (await applyScript.run(
+  const res = await applyScript.run(
     r,
     [keys.presenceUser(tenantId, userId), keys.presenceExpiry(tenantId, shard), keys.presenceDue(tenantId), keys.presenceLoad(tenantId)],
     [o.op, userId, shard, o.op === 'touch' || o.op === 'leave' ? o.connectionId : '', arg5, config.presence.ttlMs, config.presence.coalesceMs],
-  )) as [number, string, number, number, number];
-  const [decision, status, version, at, waitMs] = res;
+  );
+  const [status, version, at, waitMs] = res.values;
   const update: PresenceUpdate = { userId, status: status as Status, version: Number(version), at: iso(Number(at)) };
-  if (decision === 1) return { kind: 'publish', update };
-  if (decision === 2) return { kind: 'deferred', update, waitMs: Math.max(0, Number(waitMs)) };
-  return { kind: 'none', update };
+  if (res.status === 'deferred') return { kind: 'deferred', update, waitMs: Math.max(0, Number(waitMs)) };
+  return { kind: res.status, update };
 }
 
 /**

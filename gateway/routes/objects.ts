@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { RouteContext } from './context.js';
-import { errorBody, isDependencyError } from '../../core/errors.js';
+import { httpError, isDependencyError, type HttpErrorCode } from '../../core/errors.js';
 import { metrics } from '../../core/metrics.js';
 import { verifyGrant } from '../../workers/storage/url-signing.js';
 import { isObjectKey, keyPath, servedDisposition, type ObjectKey } from '../../workers/storage/store.js';
@@ -76,14 +76,16 @@ function resume(x: Exchange): void {
   x.res.cork(() => x.res.resume());
 }
 
-function refuse(x: Exchange, status: number, code: Parameters<typeof errorBody>[0], message: string, close = false): void {
-  answer(x, status, errorBody(code, message), close);
+/** An error answer, its status and headers (Retry-After) from the catalog. */
+function refuse(x: Exchange, code: HttpErrorCode, message: string, close = false): void {
+  const e = httpError(code, message);
+  answer(x, e.status, JSON.stringify(e.body), close, e.headers);
 }
 
 /** A storage failure: 503 with Retry-After when the store is unavailable (disk, S3), else 500. */
 function storageFailed(x: Exchange, err: unknown, message: string, close = false): void {
-  if (isDependencyError(err)) answer(x, 503, errorBody('dependency_unavailable', `${message}: storage unavailable, retry later`), close, { 'retry-after': '1' });
-  else refuse(x, 500, 'internal', message, close);
+  if (isDependencyError(err)) refuse(x, 'dependency_unavailable', `${message}: storage unavailable, retry later`, close);
+  else refuse(x, 'internal', message, close);
 }
 
 function begin(res: HttpResponse, req: HttpRequest, route: string, method: string): { x: Exchange; key: Partial<ObjectKey>; query: URLSearchParams } {
@@ -112,13 +114,13 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     });
     const check = isObjectKey(key) ? verifyGrant(secret, 'PUT', key, query, now()) : null;
     if (!check?.ok || check.grant.size === undefined || key.area !== 'quarantine') {
-      refuse(x, 403, 'forbidden', `upload URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not an upload URL'}`, true);
+      refuse(x, 'forbidden', `upload URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not an upload URL'}`, true);
       return;
     }
     const objKey = key as ObjectKey;
     const size = check.grant.size;
     if (declaredLength && Number(declaredLength) > size) {
-      refuse(x, 413, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
+      refuse(x, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
       return;
     }
     const pending: Buffer[] = [];
@@ -126,12 +128,12 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     let ended = false;
     // An answer given before the whole body was read closes the connection: the rest is still coming.
     const closeUnlessRead = () => !ended;
-    const closed = () => refuse(x, 409, 'upload_closed', 'this attachment no longer awaits an upload: create a new attachment', closeUnlessRead());
+    const closed = () => refuse(x, 'upload_closed', 'this attachment no longer awaits an upload: create a new attachment', closeUnlessRead());
 
     const finish = async (u: LocalUpload) => {
       if (received !== size) {
         drop();
-        refuse(x, 400, 'invalid_request', `the body has ${received} bytes; this URL accepts exactly ${size}`);
+        refuse(x, 'invalid_request', `the body has ${received} bytes; this URL accepts exactly ${size}`);
         return;
       }
       try {
@@ -144,7 +146,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
         }
         answer(x, 200, JSON.stringify({ size: info.size, sha256: info.sha256 }));
       } catch (err) {
-        if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already');
+        if (err instanceof ObjectExistsError) refuse(x, 'conflict', 'this object was uploaded already');
         else {
           log.error({ err, key: keyPath(objKey) }, 'upload failed');
           storageFailed(x, err, 'upload failed');
@@ -159,7 +161,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
       if (received > size) {
         // The hard limit: nothing past the signed size is written, and the connection is closed.
         drop();
-        refuse(x, 413, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
+        refuse(x, 'payload_too_large', `this URL accepts exactly ${size} bytes`, true);
         return;
       }
       ended = isLast;
@@ -192,7 +194,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
       else resume(x);
     }).catch((err: unknown) => {
       failed = true;
-      if (err instanceof ObjectExistsError) refuse(x, 409, 'conflict', 'this object was uploaded already', closeUnlessRead());
+      if (err instanceof ObjectExistsError) refuse(x, 'conflict', 'this object was uploaded already', closeUnlessRead());
       else {
         log.error({ err, key: keyPath(objKey) }, 'cannot store an upload');
         storageFailed(x, err, 'cannot store the upload', closeUnlessRead());
@@ -210,7 +212,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     const check = isObjectKey(key) ? verifyGrant(secret, 'GET', key, query, now()) : null;
     // Quarantine is refused even with a valid signature: the signer never makes one, and this is the backstop.
     if (!check?.ok || key.area !== 'clean' || !check.grant.contentType) {
-      refuse(x, 403, 'forbidden', `download URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not a download URL'}`);
+      refuse(x, 'forbidden', `download URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not a download URL'}`);
       return;
     }
     const grant = check.grant;
@@ -218,7 +220,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     const serve = async () => {
       const contentType = await policy.verifiedType(objKey);
       if (!contentType) {
-        refuse(x, 404, 'not_found', 'no such object');
+        refuse(x, 'not_found', 'no such object');
         return;
       }
       // The signer asks for the verified type; another one means a forged or stale URL, served safely all the same.
@@ -228,7 +230,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
         throw err;
       });
       if (!fh) {
-        refuse(x, 404, 'not_found', 'no such object');
+        refuse(x, 'not_found', 'no such object');
         return;
       }
       const { size } = await fh.stat();

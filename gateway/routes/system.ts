@@ -36,7 +36,7 @@ export function systemRoutes(r: Router, ctx: RouteContext): void {
   const mayReadMetrics = metricsGuard(ctx.config.metricsAccess);
   r.get('/metrics', { name: 'metrics', auth: false }, async (req) => {
     const verdict = mayReadMetrics(req.remoteAddress, req.headers.authorization);
-    if (!verdict.ok) throw new AppError(verdict.code, verdict.message);
+    if (!verdict.ok) throw verdict.refusal;
     return { status: 200, text: { contentType: registry.contentType, payload: await registry.metrics() } };
   });
 

@@ -2,6 +2,7 @@
 // Fields may sit at the top level or under `data` ({"type":"ack","seq":"…"} or {"type":"ack","data":{"seq":"…"}}).
 import { parseSeq, type Seq } from '../../core/seq.js';
 import { isId } from '../../core/ids.js';
+import type { WsErrorCode } from '../../core/errors.js';
 
 export type ClientFrame =
   | { type: 'ping' }
@@ -10,7 +11,7 @@ export type ClientFrame =
   | { type: 'presence.heartbeat'; status: 'online' | 'away' | 'dnd' | 'offline' }
   | { type: 'presence.subscribe' | 'presence.unsubscribe'; threadIds: string[] };
 
-export type FrameError = { code: 'invalid_json' | 'unknown_type' | 'invalid_request' | 'frame_too_large'; message: string };
+export type FrameError = { code: Extract<WsErrorCode, 'invalid_json' | 'unknown_type' | 'invalid_request' | 'frame_too_large'>; message: string };
 
 const STATUSES = new Set(['online', 'away', 'dnd', 'offline']);
 const MAX_THREAD_IDS = 500;

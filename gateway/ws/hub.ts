@@ -16,6 +16,7 @@ import { metrics } from '../../core/metrics.js';
 import { CLOSE_SLOW_CONSUMER, type Connection } from './connection.js';
 import { applyEvent, membershipBefore } from './visibility.js';
 import { RecentEvents } from './recent-events.js';
+import { errorFrame } from './error-frame.js';
 
 interface TenantState {
   /** Last position read by the tail; null until the first connection's snapshot sets it. */
@@ -184,7 +185,7 @@ export class Hub {
       conn.runDeferred();
     } catch (err) {
       this.log.error({ err, tenant_id: conn.tenantId, user_id: conn.userId, connection_id: conn.id }, 'connection attach failed');
-      conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'could not load your state, reconnect' }), 'critical'));
+      conn.ws.cork(() => conn.write(errorFrame('dependency_unavailable', 'could not load your state, reconnect'), 'critical'));
       conn.close(1011, 'attach failed');
     }
   }

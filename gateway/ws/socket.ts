@@ -9,8 +9,9 @@ import type { Authenticator } from '../../core/auth.js';
 import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
-import { AppError, errorBody } from '../../core/errors.js';
+import { AppError, httpError, type HttpErrorCode, type WsErrorCode } from '../../core/errors.js';
 import { FRAME, controlFrame } from '../../core/events.js';
+import { errorFrame, floodCloseCode } from './error-frame.js';
 import { parseSeq, seqMillis } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
 import { Connection, type SocketData } from './connection.js';
@@ -41,13 +42,15 @@ export interface WsDeps {
   accepting: () => boolean;
 }
 
-function reject(res: UWS.HttpResponse, state: { aborted: boolean }, status: number, code: string, message: string): void {
+/** Refuses an upgrade with the contract's HTTP error answer (Retry-After on 429/503 from the catalog). */
+function reject(res: UWS.HttpResponse, state: { aborted: boolean }, refusal: AppError | HttpErrorCode, message = ''): void {
   if (state.aborted) return;
+  const e = refusal instanceof AppError ? httpError(refusal) : httpError(refusal, message);
   res.cork(() => {
-    res.writeStatus(`${status}`).writeHeader('content-type', 'application/json')
+    res.writeStatus(`${e.status}`).writeHeader('content-type', 'application/json')
       .writeHeader('cache-control', 'no-store').writeHeader('x-content-type-options', 'nosniff');
-    if (status === 503 || status === 429) res.writeHeader('retry-after', status === 429 ? '5' : '1');
-    res.end(errorBody(code, message));
+    for (const [k, v] of Object.entries(e.headers)) res.writeHeader(k, v);
+    res.end(JSON.stringify(e.body));
   });
 }
 
@@ -56,15 +59,15 @@ export function registerWs(d: WsDeps): void {
   const gw = config.gateway;
 
   /** Answers a bad or refused frame with `error`; a flood of them closes this one connection. */
-  const refuse = (conn: Connection, code: string, message: string) => {
+  const refuse = (conn: Connection, code: WsErrorCode, message: string) => {
     metrics.wsBadFrames.inc({ code });
-    conn.write(controlFrame(FRAME.error, { code, message }), 'critical');
+    conn.write(errorFrame(code, message), 'critical');
     const now = Date.now();
     conn.badFrames = conn.badFrames.filter((t) => now - t < BAD_FRAME_WINDOW_MS);
     conn.badFrames.push(now);
     if (conn.badFrames.length > BAD_FRAME_LIMIT) {
       log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, reason: 'rate_limited', code }, 'frame flood: closing connection');
-      conn.close(code === 'frame_too_large' ? 1009 : 1008, 'too many bad frames');
+      conn.close(floodCloseCode(code), 'too many bad frames');
     }
   };
 
@@ -76,13 +79,13 @@ export function registerWs(d: WsDeps): void {
     if ('code' in f) return refuse(conn, f.code, f.message);
     handleFrame(conn, f).catch((err) => {
       log.warn({ err, connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, frame: f.type }, 'frame handling failed');
-      if (!conn.closed) conn.ws.cork(() => conn.write(controlFrame(FRAME.error, { code: 'dependency_unavailable', message: 'try again' }), 'critical'));
+      if (!conn.closed) conn.ws.cork(() => conn.write(errorFrame('dependency_unavailable', 'try again'), 'critical'));
     });
   };
 
   /** Frames that may await (Redis); writes after the await are corked. */
   const handleFrame = async (conn: Connection, f: ClientFrame): Promise<void> => {
-    const reply = (code: string, message: string) => {
+    const reply = (code: WsErrorCode, message: string) => {
       if (!conn.closed) conn.ws.cork(() => refuse(conn, code, message));
     };
     switch (f.type) {
@@ -143,27 +146,27 @@ export function registerWs(d: WsDeps): void {
       const lastSeqRaw = query.get('lastSeq');
       if (!d.accepting()) {
         metrics.wsConnects.inc({ outcome: 'draining' });
-        return reject(res, state, 503, 'dependency_unavailable', 'gateway is draining, reconnect');
+        return reject(res, state, 'dependency_unavailable', 'gateway is draining, reconnect');
       }
       if (origin && gw.allowedOrigins !== '*' && !gw.allowedOrigins.includes(origin)) {
         metrics.wsConnects.inc({ outcome: 'origin' });
-        return reject(res, state, 403, 'origin_not_allowed', 'origin not allowed');
+        return reject(res, state, 'origin_not_allowed', 'origin not allowed');
       }
       const lastSeq = lastSeqRaw ? parseSeq(lastSeqRaw) : null;
       if (lastSeqRaw && !lastSeq) {
         metrics.wsConnects.inc({ outcome: 'bad_request' });
-        return reject(res, state, 400, 'invalid_seq', 'lastSeq is not a valid stream position');
+        return reject(res, state, 'invalid_seq', 'lastSeq is not a valid stream position');
       }
       d.auth.verify(token).then(
         (principal) => {
           if (state.aborted) return;
           if (d.hub.userConnectionCount(principal.tenantId, principal.userId) >= gw.maxConnPerUser) {
             metrics.wsConnects.inc({ outcome: 'user_cap' });
-            return reject(res, state, 429, 'too_many_connections', `at most ${gw.maxConnPerUser} connections per user`);
+            return reject(res, state, 'too_many_connections', `at most ${gw.maxConnPerUser} connections per user`);
           }
           if (d.hub.tenantConnectionCount(principal.tenantId) >= gw.maxConnPerTenant) {
             metrics.wsConnects.inc({ outcome: 'tenant_cap' });
-            return reject(res, state, 429, 'too_many_connections', `at most ${gw.maxConnPerTenant} connections per tenant on this gateway`);
+            return reject(res, state, 'too_many_connections', `at most ${gw.maxConnPerTenant} connections per tenant on this gateway`);
           }
           res.cork(() => {
             res.upgrade<SocketData>(
@@ -175,8 +178,7 @@ export function registerWs(d: WsDeps): void {
         (err) => {
           metrics.wsAuthFailures.inc();
           metrics.wsConnects.inc({ outcome: 'unauthorized' });
-          const e = err instanceof AppError ? err : new AppError('unauthorized', 'invalid token');
-          reject(res, state, e.status, e.code, e.message);
+          reject(res, state, err instanceof AppError ? err : new AppError('unauthorized', 'invalid token'));
         },
       );
     },

@@ -3,8 +3,8 @@
 -- ARGV[1] threadId  ARGV[2] title ('' = none)  ARGV[3] createdAt  ARGV[4] createdBy
 -- ARGV[5] n = number of event fields, ARGV[6..5+n] event fields, ARGV[6+n..] participant ids
 --         (one per KEYS[4..], same order)
--- Returns: the entry id (seq), or -1 when the thread already exists.
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+-- Returns (statuses of core/lua-script.ts): {'ok', seq}; {'thread_exists'}.
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'thread_exists'} end
 local n = tonumber(ARGV[5])
 local fields = {}
 for i = 1, n do fields[i] = ARGV[5 + i] end
@@ -15,4 +15,4 @@ for i = 4, #KEYS do
   redis.call('SADD', KEYS[3], user)
   redis.call('SADD', KEYS[i], ARGV[1])
 end
-return seq
+return {'ok', seq}

@@ -6,16 +6,17 @@
 -- ARGV[1] sender  ARGV[2] idempotency ttl (s)  ARGV[3] meta ttl (s)  ARGV[4] message data JSON
 -- ARGV[5] user rate  ARGV[6] user burst  ARGV[7] tenant rate  ARGV[8] tenant burst
 -- ARGV[9] n = number of event fields, ARGV[10..9+n] event fields
--- Returns: {'ok', seq} | {'dup', stored} where stored = seq .. '\n' .. first message data JSON;
---          {'limited', who ('user'|'tenant'), retry_after_ms}; -1 no such thread; -2 sender not a participant.
+-- Returns (statuses of core/lua-script.ts): {'ok', seq}; {'dup', stored} where stored = seq .. '\n' ..
+--          first message data JSON; {'limited', retry_after_ms, who ('user'|'tenant')}; {'no_thread'};
+--          {'not_participant'} (the sender).
 -- The limit comes first (a 429 before a 404/403, as the route answered when it was a call of its own).
 local refused, retry = take_all({
   {KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6])},
   {KEYS[6], tonumber(ARGV[7]), tonumber(ARGV[8])},
 }, 1)
-if refused > 0 then return {'limited', refused == 1 and 'user' or 'tenant', retry} end
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return -2 end
+if refused > 0 then return {'limited', retry, refused == 1 and 'user' or 'tenant'} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'no_thread'} end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return {'not_participant'} end
 if KEYS[7] then
   local stored = redis.call('GET', KEYS[7])
   if stored then return {'dup', stored} end

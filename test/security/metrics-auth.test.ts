@@ -72,7 +72,7 @@ test('in production no address is allowed by default: without CHORUS_METRICS_TOK
   assert.equal(loadConfig(testEnv({ ...prodEnv, CHORUS_METRICS_TOKEN: TOKEN })).metricsAccess.token, TOKEN);
   const verdict = metricsGuard(prod.metricsAccess)('127.0.0.1', undefined);
   assert.equal(verdict.ok, false);
-  assert.equal(!verdict.ok && verdict.status, 403);
+  assert.equal(!verdict.ok && verdict.refusal.status, 403);
 });
 
 test('CHORUS_METRICS_ALLOW takes IPs and CIDRs, refuses anything else at start-up; a short token is refused', () => {

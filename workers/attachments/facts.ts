@@ -6,11 +6,11 @@
 import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
 import { encodeEvent, type NewEvent } from '../../core/events.js';
-import { luaScript } from '../../core/lua-script.js';
+import { statusScript } from '../../core/lua-script.js';
 import { AppError } from '../../core/errors.js';
 import type { Seq } from '../../core/seq.js';
 
-const settleScript = luaScript('workers/attachments/lua/settle-attachment.lua');
+const settleScript = statusScript('workers/attachments/lua/settle-attachment.lua', ['ok', 'dup']);
 
 /** Records the final status and appends `event` (routed to the uploader), once. Null when settled before. */
 export async function settle(
@@ -19,7 +19,7 @@ export async function settle(
   const fields = encodeEvent(event);
   const res = await settleScript.run(r, [keys.attachment(tenantId, attachmentId), keys.events(tenantId)],
     [status, uploaderId, fields.length, ...fields]);
-  return (res ?? null) as Seq | null;
+  return res.status === 'ok' ? (res.values[0] as Seq) : null;
 }
 
 /**

@@ -4,18 +4,19 @@
 // tenant's hash tag.
 import crypto from 'node:crypto';
 import { keys } from '../../core/keys.js';
-import { luaScript } from '../../core/lua-script.js';
+import { luaScript, statusScript } from '../../core/lua-script.js';
 import type { RedisClient } from '../../core/redis.js';
 import { EVENT, EVENT_VERSION, encodeEvent, type NewEvent } from '../../core/events.js';
 import type { Seq } from '../../core/seq.js';
 import type { Channel } from './channels.js';
 import { deliveryKey, type DigestItem, type Job } from './jobs.js';
 
-const enqueueScript = luaScript('workers/notify/lua/enqueue.lua');
-const digestAddScript = luaScript('workers/notify/lua/digest-add.lua');
+const enqueueScript = statusScript('workers/notify/lua/enqueue.lua', ['ok', 'dup']);
+const digestAddScript = statusScript('workers/notify/lua/digest-add.lua', ['ok', 'dup']);
 const tickScript = luaScript('workers/notify/lua/tick.lua');
-const publishScript = luaScript('workers/notify/lua/publish-in-app.lua');
-const dueHintScript = luaScript('workers/notify/lua/due-hint.lua');
+const publishScript = statusScript('workers/notify/lua/publish-in-app.lua', ['ok', 'dup', 'partial']);
+const dueHintScript = statusScript('workers/notify/lua/due-hint.lua', ['ok', 'unchanged']);
+const takeLeaseScript = statusScript('workers/notify/lua/take-lease.lua', ['ok', 'held']);
 
 /** Idempotency keys outlive any retry chain, digest window and queue retention by far. */
 export const MARKER_TTL_MS = 7 * 24 * 3600_000;
@@ -29,7 +30,7 @@ export async function enqueueJob(r: RedisClient, tenantId: string, job: Job, kin
   const res = await enqueueScript.run(r,
     [keys.notifyEnqueued(tenantId, deliveryKey(job), job.channel, kind), keys.notifyQueue(tenantId, job.channel)],
     [MARKER_TTL_MS, EVENT.notificationJob, EVENT_VERSION, JSON.stringify(job)]);
-  return Number(res) === 1;
+  return res.status === 'ok';
 }
 
 /** Adds a low-priority item to the user's open digest of the channel (opening a window of windowMs). */
@@ -41,7 +42,7 @@ export async function addToDigest(
     [keys.notifyEnqueued(tenantId, item.notificationId, channel, 'digest'), keys.notifyDigest(tenantId, channel),
       keys.notifyDigestDue(tenantId, channel)],
     [MARKER_TTL_MS, userId, JSON.stringify(item), closesAt, DIGEST_MAX_ITEMS]);
-  if (Number(res) !== 1) return false;
+  if (res.status !== 'ok') return false;
   await hintDue(r, tenantId, channel, closesAt);
   return true;
 }
@@ -124,15 +125,14 @@ export function outcomeKey(tenantId: string, job: Job): string {
   return keys.notifyDone(tenantId, deliveryKey(job), job.channel);
 }
 
-const TAKE_LEASE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end return redis.call('PTTL', KEYS[1])`;
-
 /** Takes the in-flight lease of a delivery: its token, or how long another consumer still holds it (ms). */
 export async function takeLease(
   r: RedisClient, tenantId: string, job: Job, ttlMs: number,
 ): Promise<{ token: string } | { heldForMs: number }> {
   const token = crypto.randomBytes(8).toString('hex');
-  const res = Number(await r.eval(TAKE_LEASE, 1, keys.notifyLease(tenantId, deliveryKey(job), job.channel), token, ttlMs));
-  return res === 0 ? { token } : { heldForMs: Math.max(1, res) };
+  // A status, not a number: 0 used to mean taken, and PTTL answers 0 for a lease in its last millisecond.
+  const res = await takeLeaseScript.run(r, [keys.notifyLease(tenantId, deliveryKey(job), job.channel)], [token, ttlMs]);
+  return res.status === 'ok' ? { token } : { heldForMs: Math.max(1, Number(res.values[0])) };
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -150,6 +150,6 @@ export async function releaseLease(r: RedisClient, tenantId: string, job: Job, t
 export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent, markerTtlMs: number): Promise<Seq | null | 'partial'> {
   const res = await publishScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
     [markerTtlMs, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
-  if (typeof res === 'number') return 'partial';
-  return (res ?? null) as Seq | null;
+  if (res.status === 'partial') return 'partial';
+  return res.status === 'ok' ? (res.values[0] as Seq) : null;
 }

@@ -4,11 +4,11 @@
 -- KEYS[1] chorus:{t}:attachment:<id>   KEYS[2] chorus:{t}:events
 -- ARGV[1] final status ('ready' | 'rejected')   ARGV[2] uploader user id
 -- ARGV[3] number of XADD fields n   ARGV[4 .. 3+n] the entry's fields
--- Returns the new entry id, or false when the attachment was settled before.
+-- Returns (statuses of core/lua-script.ts): {'ok', seq}; {'dup'} when the attachment was settled before.
 local s = redis.call('HGET', KEYS[1], 'status')
-if s == 'ready' or s == 'rejected' then return false end
+if s == 'ready' or s == 'rejected' then return {'dup'} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'uploader', ARGV[2])
 local n = tonumber(ARGV[3])
 local fields = {}
 for i = 1, n do fields[i] = ARGV[3 + i] end
-return redis.call('XADD', KEYS[2], '*', unpack(fields))
+return {'ok', redis.call('XADD', KEYS[2], '*', unpack(fields))}
