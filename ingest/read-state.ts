@@ -7,7 +7,7 @@ import type { RedisClient } from '../core/redis.js';
 import { withTenant, type Sql } from '../core/db.js';
 import type { Principal } from '../core/auth.js';
 import { keys } from '../core/keys.js';
-import { EVENT, encodeEvent } from '../core/events.js';
+import { EVENT, encodeEvent } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { luaScript } from '../core/lua-script.js';
 import { metrics, timed } from '../core/metrics.js';

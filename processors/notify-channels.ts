@@ -3,7 +3,7 @@
 // channel. The periodic upkeep moves due retries back onto the queue and closes due digests for the
 // tenants the due index names (all of them every 10 s), and trims the queues every minute. Delivery itself lives in workers/notify/deliver.ts; providers are created once per
 // process from the configuration.
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { trimSafely } from '../core/stream-commands.js';
 import type { ProcessorDefinition } from './definition.js';

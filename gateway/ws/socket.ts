@@ -10,7 +10,7 @@ import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { AppError, errorBody } from '../../core/errors.js';
-import { FRAME, controlFrame } from '../../core/events.js';
+import { FRAME, controlFrame } from '../../core/events/index.js';
 import { parseSeq, seqMillis } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
 import { Connection, type SocketData } from './connection.js';

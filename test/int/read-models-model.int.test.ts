@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createSql, type Sql } from '../../core/db.js';
 import type { Authenticator } from '../../core/auth.js';
 import type { RedisClient } from '../../core/redis.js';
-import { EVENT, createdAtOf, decodeEvent, encodeEvent, type EventType, type StreamEvent } from '../../core/events.js';
+import { EVENT, createdAtOf, type DecodedEvent } from '../../core/events/index.js';
+import { decodedEntry } from '../support/entries.js';
 import type { Seq } from '../../core/seq.js';
 import { keys } from '../../core/keys.js';
 import { handleCounters } from '../../processors/counters.js';
@@ -145,11 +146,11 @@ for (const victimGroup of ['projector', 'counters'] as const) {
 // Synthetic events with chosen stream ids, applied directly through the processors' handlers.
 const T0 = Date.now() - 3_600_000;
 const sq = (n: number) => `${T0 + n}-0` as Seq;
-function ev(n: number, type: EventType, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): StreamEvent {
-  return decodeEvent(sq(n), encodeEvent({ type, data, ...extra }));
+function ev(n: number, type: string, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): DecodedEvent {
+  return decodedEntry(sq(n), type, data, extra);
 }
 
-function scenario(): StreamEvent[] {
+function scenario(): DecodedEvent[] {
   const th = 'th_x';
   const msg = (n: number, id: string, sender: string, body: string) =>
     ev(n, EVENT.messageCreated, { id, threadId: th, senderId: sender, body, mentions: [], attachmentIds: [] }, { threadId: th, actor: sender });
@@ -160,7 +161,7 @@ function scenario(): StreamEvent[] {
   const del = (n: number, id: string, createdN: number, sender: string) => ev(n, EVENT.messageDeleted, {
     id, threadId: th, senderId: sender, createdAt: createdAtOf(sq(createdN)), seq: sq(createdN), deletedBy: sender,
   }, { threadId: th, actor: sender });
-  const member = (n: number, type: EventType, userId: string) => ev(n, type, { threadId: th, userId }, { threadId: th, users: [userId] });
+  const member = (n: number, type: string, userId: string) => ev(n, type, { threadId: th, userId }, { threadId: th, users: [userId] });
   const read = (n: number, userId: string, id: string, msgN: number) =>
     ev(n, EVENT.readReceiptUpdated, { threadId: th, userId, lastReadMessageId: id, messageSeq: sq(msgN) }, { threadId: th, actor: userId });
   return [
@@ -182,8 +183,8 @@ function scenario(): StreamEvent[] {
   ];
 }
 
-async function applyAll(tenantId: string, batches: StreamEvent[][], parallel: boolean): Promise<void> {
-  const one = async (b: StreamEvent[]) => {
+async function applyAll(tenantId: string, batches: DecodedEvent[][], parallel: boolean): Promise<void> {
+  const one = async (b: DecodedEvent[]) => {
     await handleCounters(sql, redis, tenantId, b);
     await inbox.handle({ tenantId, events: b.filter((e) => inbox.canHandle(e.type)), sql, redis, log });
   };
@@ -208,7 +209,7 @@ test('redelivered, reordered and re-batched deliveries give the same counters an
   for (let round = 0; round < 6; round++) {
     const tenantId = uniqueTenant('shuffle');
     const copy = [...events, ...events.filter(() => random() < 0.4)].sort(() => random() - 0.5);
-    const batches: StreamEvent[][] = [];
+    const batches: DecodedEvent[][] = [];
     for (let i = 0; i < copy.length;) {
       const n = 1 + Math.floor(random() * 4);
       batches.push(copy.slice(i, i + n));
