@@ -86,7 +86,7 @@ function scenario(): DecodedEvent[] {
     edit(13, 'm_3', 4, 'three, edited'),
     del(14, 'm_1', 2, 'admin'),
     del(15, 'm_1', 2, 'alice'),
-    ev(16, EVENT.readReceiptUpdated, { threadId: th, userId: 'bob', lastReadMessageId: 'm_4' }, { users: ['bob'] }),
+    ev(16, EVENT.readReceiptUpdated, { threadId: th, userId: 'bob', lastReadMessageId: 'm_4', messageSeq: seq(4) }, { users: ['bob'] }),
     msg(17, 'm_5', 'five'),
   ];
 }
