@@ -17,13 +17,14 @@ import { sleep } from '../../core/backoff.js';
 import { EVENT } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import type { Seq } from '../../core/seq.js';
-import { appendEvent, groupStats, listDeadLetters } from '../../core/stream-commands.js';
+import { appendEvent, groupStats, listDeadLetters, rangeAfter, replayDeadLetter } from '../../core/stream-commands.js';
 import { registerTenant } from '../../ingest/tenants.js';
 import type { ProcessorDefinition } from '../../processors/definition.js';
 import { Runner } from '../../processors/runner.js';
 import { TenantDirectory } from '../../processors/tenants.js';
 import { startProcessorGroup } from '../../processors/group.js';
 import { persist } from '../../processors/persist.js';
+import { seqBefore } from '../../processors/rebuild.js';
 import { spawnRole, testConfig, uniqueTenant } from '../support/env.js';
 
 const base = testConfig();
@@ -234,6 +235,11 @@ test('an entry that does not decode is dead-lettered at once with its reason, ne
   } finally {
     await running.stop();
   }
+  // Replayed (once the code knows version 99), the entry goes back as it was: its version included.
+  const [, newer] = await listDeadLetters(redis, tenant, group);
+  const replayed = await replayDeadLetter(redis, tenant, group, newer!.id);
+  const [entry] = await rangeAfter(redis, tenant, seqBefore(replayed!), replayed!, 1);
+  assert.deepEqual([entry?.type, entry?.v, entry?.data, entry?.threadId], [EVENT.messageCreated, 99, newer!.data, 'th_1']);
 });
 
 test('a failure that is not the entry\'s data is retried through claims and dead-lettered after maxDeliveries', async () => {
