@@ -2,7 +2,7 @@
 // core/keys.ts, replies are decoded into StreamEvent values here, and positions are typed Seqs.
 import type { RedisClient } from './redis.js';
 import { keys } from './keys.js';
-import { decodeEvent, encodeEvent, EVENT_VERSION, type NewEvent, type StreamEvent } from './events.js';
+import { decodeEntry, encodeEvent, versionOf, type NewEvent, type StreamEvent, type StreamEventType } from './events/index.js';
 import { compareSeq, type Seq } from './seq.js';
 
 type RawEntry = [string, string[]];
@@ -32,7 +32,7 @@ function decodeStreams(reply: RawStreams): TenantBatch[] {
     const events: StreamEvent[] = [];
     for (const [id, fields] of entries) {
       // A claimed entry that was trimmed meanwhile comes back with null fields.
-      if (fields) events.push(decodeEvent(id, fields));
+      if (fields) events.push(decodeEntry(id, fields));
     }
     out.push({ tenantId: tenantOfEventsKey(key), events });
   }
@@ -88,7 +88,7 @@ export async function rangeAfter(
   r: RedisClient, tenantId: string, after: Seq, until: Seq | '+', count: number, stream: StreamKeyOf = keys.events,
 ): Promise<StreamEvent[]> {
   const raw = (await r.xrange(stream(tenantId), `(${after}`, until, 'COUNT', count)) as RawEntry[];
-  return raw.map(([id, f]) => decodeEvent(id, f));
+  return raw.map(([id, f]) => decodeEntry(id, f));
 }
 
 /** The id of the newest entry, or 0-0 for an empty or missing stream. */
@@ -116,7 +116,7 @@ export async function autoClaim(
     string, RawEntry[], string[]?,
   ];
   const entries = reply?.[1] ?? [];
-  return entries.filter(([, f]) => f).map(([id, f]) => decodeEvent(id, f));
+  return entries.filter(([, f]) => f).map(([id, f]) => decodeEntry(id, f));
 }
 
 /** Delivery counts of this consumer's pending entries between two ids. */
@@ -141,7 +141,7 @@ export async function deadLetter(
   await r
     .multi()
     .xadd(keys.deadLetters(tenantId, group), '*',
-      'seq', e.seq, 't', e.type, 'd', e.data, 'th', e.threadId ?? '', 'u', (e.users ?? []).join(','), 'a', e.actor ?? '',
+      'seq', e.seq, 't', e.type, 'v', String(e.v), 'd', e.data, 'th', e.threadId ?? '', 'u', (e.users ?? []).join(','), 'a', e.actor ?? '',
       'error', reason.error.slice(0, 2000), 'deliveries', String(reason.deliveries), 'consumer', reason.consumer,
       'at', new Date().toISOString(), ...extra)
     .xack(stream(tenantId), group, e.seq)
@@ -152,6 +152,8 @@ export interface DeadLetterEntry {
   id: string;
   seq: string;
   type: string;
+  /** The entry's schema version (dead letters that did not record it were written at version 1). */
+  v: number;
   error: string;
   deliveries: number;
   consumer: string;
@@ -179,7 +181,7 @@ export async function listDeadLetters(
     const m = new Map<string, string>();
     for (let i = 0; i + 1 < f.length; i += 2) m.set(f[i] as string, f[i + 1] as string);
     return {
-      id, seq: m.get('seq') ?? '', type: m.get('t') ?? '', error: m.get('error') ?? '',
+      id, seq: m.get('seq') ?? '', type: m.get('t') ?? '', v: Number(m.get('v') ?? UNRECORDED_VERSION), error: m.get('error') ?? '',
       deliveries: Number(m.get('deliveries') ?? 0), consumer: m.get('consumer') ?? '', at: m.get('at') ?? '', data: m.get('d') ?? '',
       ...(m.has('reason') ? { reason: parseReason(m.get('reason')) } : {}),
     };
@@ -290,7 +292,7 @@ export async function membershipSnapshot(r: RedisClient, tenantId: string, userI
 }
 
 // KEYS[1] the group's dead-letter stream, KEYS[2] the tenant's event stream.
-// ARGV[1] the dead letter's id, ARGV[2] the schema version to write.
+// ARGV[1] the dead letter's id, ARGV[2] the schema version of dead letters that did not record theirs.
 // Returns the new entry id, or false when there is no such dead letter. One script so that two
 // operators replaying the same entry cannot append it twice.
 const REPLAY_DEAD_LETTER = `
@@ -299,7 +301,7 @@ if #e == 0 then return false end
 local f = e[1][2]
 local m = {}
 for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
-local out = {'t', m['t'] or '', 'v', ARGV[2], 'd', m['d'] or '{}'}
+local out = {'t', m['t'] or '', 'v', m['v'] or ARGV[2], 'd', m['d'] or '{}'}
 for _, k in ipairs({'th', 'u', 'a'}) do
   if m[k] and m[k] ~= '' then out[#out + 1] = k; out[#out + 1] = m[k] end
 end
@@ -308,14 +310,18 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 `;
 
+/** The version of dead letters written before they recorded their entry's: the one global version of then. */
+const UNRECORDED_VERSION = 1;
+
 /**
  * Moves one dead letter back onto the tenant stream as a new event (so a new seq) with its routing
- * fields, and deletes it from the dead-letter stream. Null when the dead letter does not exist.
+ * fields and schema version (the decoder upgrades an older one), and deletes it from the
+ * dead-letter stream. Null when the dead letter does not exist.
  */
 export async function replayDeadLetter(
   r: RedisClient, tenantId: string, group: string, id: string, stream: StreamKeyOf = keys.events,
 ): Promise<Seq | null> {
-  const res = (await r.eval(REPLAY_DEAD_LETTER, 2, keys.deadLetters(tenantId, group), stream(tenantId), id, String(EVENT_VERSION))) as
+  const res = (await r.eval(REPLAY_DEAD_LETTER, 2, keys.deadLetters(tenantId, group), stream(tenantId), id, String(UNRECORDED_VERSION))) as
     | string
     | null;
   return (res ?? null) as Seq | null;
@@ -356,8 +362,8 @@ export async function groupProgress(r: RedisClient, tenantId: string, group: str
 
 // KEYS[1] the group's dead-letter stream, KEYS[2] the stream to put the entry back on, KEYS[3..]
 // keys to delete with it (e.g. an outcome marker that made the entry final). ARGV[1] the dead
-// letter's id, ARGV[2] the schema version, ARGV[3] the entry type, ARGV[4] the (possibly rewritten)
-// payload. Returns the new entry id, or false when the dead letter is gone (replayed by someone else).
+// letter's id, ARGV[2] the type's current schema version, ARGV[3] the entry type, ARGV[4] the
+// rewritten payload (in the current shape). Returns the new entry id, or false when the dead letter is gone (replayed by someone else).
 const MOVE_DEAD_LETTER = `
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return false end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
@@ -371,9 +377,9 @@ return redis.call('XADD', KEYS[2], '*', 't', ARGV[3], 'v', ARGV[2], 'd', ARGV[4]
  */
 export async function moveDeadLetter(
   r: RedisClient, tenantId: string, group: string, id: string, stream: StreamKeyOf,
-  entry: { type: string; data: string }, alsoDelete: string[] = [],
+  entry: { type: StreamEventType; data: string }, alsoDelete: string[] = [],
 ): Promise<Seq | null> {
   const res = (await r.eval(MOVE_DEAD_LETTER, 2 + alsoDelete.length, keys.deadLetters(tenantId, group), stream(tenantId), ...alsoDelete,
-    id, String(EVENT_VERSION), entry.type, entry.data)) as string | null;
+    id, String(versionOf(entry.type)), entry.type, entry.data)) as string | null;
   return (res ?? null) as Seq | null;
 }

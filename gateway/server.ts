@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { createRedis, type RedisClient } from '../core/redis.js';
 import { createSql, type Sql } from '../core/db.js';
 import { createAuthenticator } from '../core/auth.js';
-import { FRAME, controlFrame } from '../core/events.js';
+import { FRAME, controlFrame } from '../core/events/index.js';
 import { sleep } from '../core/backoff.js';
 import { loadNativeUws } from './uws.js';
 import { Router } from './http/router.js';

@@ -9,7 +9,7 @@ import type { Sql } from '../core/db.js';
 import type { RedisClient } from '../core/redis.js';
 import type { Principal } from '../core/auth.js';
 import { AppError } from '../core/errors.js';
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { newId } from '../core/ids.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';

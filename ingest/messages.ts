@@ -7,7 +7,7 @@ import { withTenant } from '../core/db.js';
 import type { Principal } from '../core/auth.js';
 import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
-import { EVENT, createdAtOf, encodeEvent, encodeEventJson } from '../core/events.js';
+import { EVENT, createdAtOf, encodeEvent, encodeEventJson, type Message, type MessageCreated, type MessageUpdated } from '../core/events/index.js';
 import { bucketPair } from '../core/rate-limit.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
@@ -18,23 +18,7 @@ import { runScript } from './scripts.js';
 import { registerTenant } from '../core/tenants.js';
 import { checkAndRecordAttachable } from '../workers/attachments/facts.js';
 
-export interface Message {
-  id: string;
-  threadId: string;
-  senderId: string;
-  body: string;
-  createdAt: string;
-  seq: string;
-  clientMessageId?: string;
-  mentions: string[];
-  attachmentIds: string[];
-  editedAt?: string;
-}
-
-/** The message as stored in the stream entry: everything but seq and createdAt (derived from the id). */
-type MessageData = Omit<Message, 'seq' | 'createdAt' | 'editedAt'>;
-
-function toMessage(data: MessageData, seq: string): Message {
+function toMessage(data: MessageCreated, seq: string): Message {
   return { ...data, seq, createdAt: createdAtOf(seq as Seq) };
 }
 
@@ -55,7 +39,7 @@ export async function postMessage(
     await checkAndRecordAttachable(r, p.tenantId, p.userId, input.threadId, input.attachmentIds);
   }
   await registerTenant(r, p.tenantId);
-  const data: MessageData = {
+  const data: MessageCreated = {
     id: newId('m'),
     threadId: input.threadId,
     senderId: p.userId,
@@ -66,7 +50,7 @@ export async function postMessage(
   };
   // Serialized once: the same JSON is the entry's payload and the meta hash's copy.
   const json = JSON.stringify(data);
-  const fields = encodeEventJson({ type: EVENT.messageCreated, threadId: input.threadId, actor: p.userId, traceId }, json);
+  const fields = encodeEventJson({ type: EVENT.messageCreated, data, threadId: input.threadId, actor: p.userId, traceId }, json);
   const limits = bucketPair(p.tenantId, p.userId, 'msg', config.rateLimits.messageUser, config.rateLimits.messageTenant);
   const k = [keys.events(p.tenantId), keys.thread(p.tenantId, input.threadId),
     keys.threadMembers(p.tenantId, input.threadId), keys.message(p.tenantId, data.id), ...limits.keys];
@@ -76,7 +60,7 @@ export async function postMessage(
   if (res.status === 'dup') {
     const value = String(res.values[0]);
     const nl = value.indexOf('\n');
-    return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageData, value.slice(0, nl)), duplicate: true };
+    return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageCreated, value.slice(0, nl)), duplicate: true };
   }
   if (res.status !== 'ok') throw refused(res);
   metrics.streamAppends.inc({ event_type: EVENT.messageCreated });
@@ -84,7 +68,7 @@ export async function postMessage(
 }
 
 interface StoredMessage {
-  data: MessageData;
+  data: MessageCreated;
   seq: string;
   deleted: boolean;
 }
@@ -93,7 +77,7 @@ interface StoredMessage {
 async function loadMessage(r: RedisClient, sql: Sql, tenantId: string, messageId: string): Promise<StoredMessage | null> {
   const meta = await r.hgetall(keys.message(tenantId, messageId));
   if (meta && meta['data'] && meta['seq']) {
-    return { data: JSON.parse(meta['data']) as MessageData, seq: meta['seq'], deleted: meta['deleted'] === '1' };
+    return { data: JSON.parse(meta['data']) as MessageCreated, seq: meta['seq'], deleted: meta['deleted'] === '1' };
   }
   const rows = await withTenant(sql, tenantId, (tx) => tx<{
     id: string; thread_id: string; sender_id: string; body: string; client_message_id: string | null;
@@ -121,11 +105,11 @@ export async function editMessage(
   if (!stored) throw new AppError('not_found', 'message not found');
   if (stored.deleted) throw new AppError('message_deleted', 'message was deleted');
   if (stored.data.senderId !== p.userId) throw new AppError('forbidden', 'only the sender may edit a message');
-  const newData: MessageData = { ...stored.data, body };
+  const newData: MessageCreated = { ...stored.data, body };
   // editedAt is the edit's own acceptance time; the event carries the whole message so that
   // consumers never need the original entry (it may be trimmed or processed out of order).
   const editedAt = new Date().toISOString();
-  const message: Message = { ...toMessage(newData, stored.seq), editedAt };
+  const message: MessageUpdated = { ...toMessage(newData, stored.seq), editedAt };
   const fields = encodeEvent({
     type: EVENT.messageUpdated, data: { ...message }, threadId: stored.data.threadId, actor: p.userId, traceId,
   });

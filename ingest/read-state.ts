@@ -7,7 +7,7 @@ import type { RedisClient } from '../core/redis.js';
 import { withTenant, type Sql } from '../core/db.js';
 import type { Principal } from '../core/auth.js';
 import { keys } from '../core/keys.js';
-import { EVENT, encodeEvent } from '../core/events.js';
+import { EVENT, encodeEvent, type ReadReceiptUpdated } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
 import { metrics, timed } from '../core/metrics.js';
@@ -17,13 +17,8 @@ import { runScript } from './scripts.js';
 
 export const MarkRead = z.object({ lastReadMessageId: Id, tenantId: z.string().optional() });
 
-export interface ReadReceipt {
-  threadId: string;
-  userId: string;
-  lastReadMessageId: string;
-  /** The read message's seq. */
-  messageSeq: string;
-  /** The receipt's own position in the stream. */
+/** The 202 body: the appended read_receipt.updated payload and the receipt's own position in the stream. */
+export interface ReadReceipt extends ReadReceiptUpdated {
   seq: string;
 }
 
@@ -52,7 +47,7 @@ export async function markRead(
   if (!member) throw new AppError('not_participant', 'not a participant of this thread');
   const messageSeq = await messageSeqIn(r, sql, p.tenantId, threadId, lastReadMessageId);
   if (!messageSeq) throw new AppError('not_found', 'message not found in this thread');
-  const data = { threadId, userId: p.userId, lastReadMessageId, messageSeq };
+  const data: ReadReceiptUpdated = { threadId, userId: p.userId, lastReadMessageId, messageSeq };
   const fields = encodeEvent({ type: EVENT.readReceiptUpdated, data, threadId, actor: p.userId, traceId });
   const res = await runScript(r, 'read-receipt',
     [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId)],

@@ -4,7 +4,7 @@ import type { RedisClient } from '../core/redis.js';
 import type { Principal } from '../core/auth.js';
 import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
-import { EVENT, encodeEvent } from '../core/events.js';
+import { EVENT, encodeEvent, type Thread } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
 import { newId } from '../core/ids.js';
@@ -12,14 +12,6 @@ import { metrics } from '../core/metrics.js';
 import { runScript } from './scripts.js';
 import { registerTenant } from '../core/tenants.js';
 import type { Seq } from '../core/seq.js';
-
-export interface Thread {
-  id: string;
-  title: string | null;
-  createdAt: string;
-  createdBy: string;
-  participantIds: string[];
-}
 
 export async function createThread(
   r: RedisClient, config: Config, p: Principal,

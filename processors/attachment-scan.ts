@@ -3,7 +3,7 @@
 // attachment.scanned (internal) and the row moves to processing. A declared SHA-256 that differs
 // from the bytes → rejected corrupt. clamd down → ScannerUnavailableError: retried until clamd is
 // back, the attachment stays `scanning`, never released unscanned.
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';

@@ -3,54 +3,34 @@
 // handled concurrently (the worker pools queue them); the batch fails if one of them failed, and
 // the runner then retries (outages: with backoff, forever) or isolates the poison entry.
 import { isDependencyError } from '../core/errors.js';
-import { isId } from '../core/ids.js';
 import { keys } from '../core/keys.js';
 import { metrics } from '../core/metrics.js';
-import type { StreamEvent } from '../core/events.js';
+import type { EVENT, EventOf } from '../core/events/index.js';
 import type { ProcessorDefinition } from './definition.js';
 import { pipeline, type Pipeline } from '../workers/attachments/pipeline.js';
 import type { StageDeps } from '../workers/attachments/outcomes.js';
 
 export type StageOutcome = 'ok' | 'rejected' | 'skipped';
 
+/** The internal events of the pipeline's stream; each names one attachment (core/events/attachment.ts). */
+type StageEventType = typeof EVENT.attachmentUploaded | typeof EVENT.attachmentScanned | typeof EVENT.attachmentValidated;
+
 export interface StageContext extends StageDeps {
   tenantId: string;
   pipeline: Pipeline;
 }
 
-export interface AttachmentStage {
+export interface AttachmentStage<T extends StageEventType> {
   /** Consumer group, e.g. `attachment-scan`. */
   name: string;
   /** `stage` label of the metrics. */
   stage: 'scan' | 'validate' | 'thumbnail';
   /** The one event type the stage consumes. */
-  eventType: string;
-  handleOne(ctx: StageContext, payload: StagePayload, e: StreamEvent): Promise<StageOutcome>;
+  eventType: T;
+  handleOne(ctx: StageContext, payload: EventOf<T>['payload'], e: EventOf<T>): Promise<StageOutcome>;
 }
 
-/** What the internal events carry: the attachment, and from the scan on, the hash of the scanned bytes. */
-export interface StagePayload {
-  id: string;
-  sha256?: string;
-}
-
-export class InvalidAttachmentEvent extends Error {}
-
-export function payloadOf(e: StreamEvent): StagePayload {
-  let d: { id?: unknown; sha256?: unknown };
-  try {
-    d = JSON.parse(e.data) as typeof d;
-  } catch {
-    throw new InvalidAttachmentEvent(`${e.type} ${e.seq}: data is not JSON`);
-  }
-  if (!isId(d.id)) throw new InvalidAttachmentEvent(`${e.type} ${e.seq}: no valid attachment id`);
-  if (d.sha256 !== undefined && (typeof d.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(d.sha256))) {
-    throw new InvalidAttachmentEvent(`${e.type} ${e.seq}: invalid sha256`);
-  }
-  return { id: d.id, ...(d.sha256 ? { sha256: d.sha256 } : {}) };
-}
-
-export function attachmentStage(s: AttachmentStage): ProcessorDefinition {
+export function attachmentStage<T extends StageEventType>(s: AttachmentStage<T>): ProcessorDefinition {
   return {
     name: s.name,
     // The pipeline's own stream: the stages never read the event stream's traffic.
@@ -59,7 +39,9 @@ export function attachmentStage(s: AttachmentStage): ProcessorDefinition {
     async handle({ tenantId, events, sql, redis, log, config }) {
       const p = await pipeline(config.attachments);
       const ctx: StageContext = { tenantId, sql, redis, log, store: p.store, pipeline: p };
-      const results = await Promise.allSettled(events.map((e) => s.handleOne(ctx, payloadOf(e), e)));
+      // canHandle admits the stage's own type only, so every entry is of it (decoded by the runner).
+      const own = events.filter((e): e is EventOf<T> => e.type === s.eventType);
+      const results = await Promise.allSettled(own.map((e) => s.handleOne(ctx, e.payload, e)));
       let failure: unknown;
       for (const r of results) {
         if (r.status === 'fulfilled') {

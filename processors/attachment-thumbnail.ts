@@ -5,9 +5,9 @@
 // quarantined copy is simply dropped), the row becomes ready, the uploader gets attachment.ready,
 // and the quarantined copy goes. Every upload takes the same steps whether or not its bytes were
 // stored before (the thumbnail is remade, to the same result), so an uploader cannot tell.
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { metrics } from '../core/metrics.js';
-import { attachmentStage, InvalidAttachmentEvent } from './attachment-stage.js';
+import { attachmentStage } from './attachment-stage.js';
 import { announce, dropQuarantined, reject } from '../workers/attachments/outcomes.js';
 import { getAttachment, markReady } from '../workers/attachments/records.js';
 import { THUMBNAIL_TYPES } from '../workers/attachments/content-type.js';
@@ -29,9 +29,6 @@ export const attachmentThumbnail = attachmentStage({
       if (row.status === 'ready') await dropQuarantined(store, row, log);
       return 'skipped';
     }
-    // The event carries the hash: the earlier stages append their event before updating the row,
-    // so the row may not show the scan or the validation yet.
-    if (!sha256) throw new InvalidAttachmentEvent(`attachment.validated of ${id} carries no sha256`);
     let thumb: { width: number; height: number } | null = null;
     if (THUMBNAIL_TYPES.has(row.contentType)) {
       const end = metrics.attachmentTransformDuration.startTimer();

@@ -3,11 +3,11 @@
 // the allow-list admitted at creation); else rejected type_mismatch. Passing → attachment.validated.
 import type { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
-import { attachmentStage, InvalidAttachmentEvent } from './attachment-stage.js';
+import { attachmentStage } from './attachment-stage.js';
 import { announce, reject } from '../workers/attachments/outcomes.js';
 import { getAttachment, isFinal, markValidated } from '../workers/attachments/records.js';
 import { judgeType, TEXT_SNIFF_BYTES } from '../workers/attachments/content-type.js';
@@ -45,7 +45,6 @@ export const attachmentValidate = attachmentStage({
       return 'skipped';
     }
     if (row.validatedAt) return 'skipped';
-    if (!sha256) throw new InvalidAttachmentEvent(`attachment.scanned of ${id} carries no sha256`);
     let bytes: Uint8Array;
     try {
       bytes = await head(await store.open(quarantineKey(tenantId, id)), TEXT_SNIFF_BYTES);

@@ -2,7 +2,7 @@
 // rows derived from them (thread_user_counters), for the live tables or the rebuild twins. Used by
 // the live processor (counters.ts), reconciliation (reconcile.ts) and rebuild (rebuild.ts).
 import type { Tx } from '../core/db.js';
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { keys } from '../core/keys.js';
 import { metrics } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';

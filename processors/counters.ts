@@ -6,7 +6,7 @@
 // by advisory locks (read-model-sql.ts). After each batch it appends one `inbox.updated` per
 // affected thread, routed to the affected users (personalized per recipient by the gateway).
 import { withTenant, type Sql } from '../core/db.js';
-import { EVENT, type StreamEvent } from '../core/events.js';
+import { EVENT, type DecodedEvent } from '../core/events/index.js';
 import type { Logger } from '../core/logger.js';
 import { timed } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';
@@ -21,7 +21,7 @@ import { startReconciler, type Reconciler } from './reconcile.js';
 const HANDLED: ReadonlySet<string> = new Set([...MESSAGE_EVENTS, ...MEMBERSHIP_EVENTS, EVENT.readReceiptUpdated]);
 
 /** One live batch: tenant lock shared, thread locks, apply, read what to publish; publish after commit. */
-export async function handleCounters(sql: Sql, redis: RedisClient, tenantId: string, events: StreamEvent[]): Promise<void> {
+export async function handleCounters(sql: Sql, redis: RedisClient, tenantId: string, events: DecodedEvent[]): Promise<void> {
   const batch = foldFacts(events);
   const notes = await timed('counters_batch', () => withTenant(sql, tenantId, async (tx) => {
     await lockTenantShared(tx, 'counters', tenantId);

@@ -1,7 +1,7 @@
 // What a processor is: a plain definition object (Emmett style). The shared runner (runner.ts) owns
 // reading, acking, claiming, backoff and dead-lettering; a definition only says which events it
 // wants and how to apply a batch of them.
-import type { StreamEvent } from '../core/events.js';
+import type { DecodedEvent } from '../core/events/index.js';
 import type { Sql } from '../core/db.js';
 import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
@@ -9,8 +9,11 @@ import type { Config } from '../config/index.js';
 
 export interface ProcessorContext {
   tenantId: string;
-  /** Entries of one tenant stream, oldest first, all of a type the definition can handle. */
-  events: StreamEvent[];
+  /**
+   * Entries of one tenant stream, oldest first, all of a type the definition can handle, each decoded
+   * once by the runner (core/events decodeEvent): `switch (e.type)` narrows `e.payload`.
+   */
+  events: DecodedEvent[];
   sql: Sql;
   /** Shared non-blocking connection (never use it for blocking reads). */
   redis: RedisClient;
@@ -31,14 +34,18 @@ export interface PeriodicContext {
 export interface ProcessorDefinition {
   /** Consumer group name; also the `queue` label of metrics and the suffix of the dead-letter stream. */
   name: string;
-  /** Entries of other types are acked without calling `handle`. */
+  /**
+   * Entries of other types are acked without calling `handle` (and without being decoded). An entry
+   * of a handled type that does not decode is dead-lettered at once, with the reason.
+   */
   canHandle(type: string): boolean;
   /**
    * Applies one tenant's batch. Delivery is at-least-once and consumers of the group run in parallel,
    * so this must be idempotent and tolerate any order of entries, across and within batches.
    * Resolving acks the whole batch. Throwing acks nothing: a dependency error (core/errors.ts
    * isDependencyError) is retried with backoff; any other error makes the runner retry entry by
-   * entry so that only the poison entries stay pending (and are dead-lettered after maxDeliveries).
+   * entry so that only the poison entries stay pending (and are dead-lettered after maxDeliveries,
+   * or at once when the failure is the entry's own data: runner.ts entryFault).
    */
   handle(ctx: ProcessorContext): Promise<void>;
   /**

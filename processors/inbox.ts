@@ -5,7 +5,7 @@
 // persist group. Batches of one thread are serialized by advisory locks; rows are recomputed from
 // the facts, so redelivery and reordering change nothing.
 import { withTenant, type Tx } from '../core/db.js';
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { timed } from '../core/metrics.js';
 import type { ProcessorDefinition } from './definition.js';
 import { inboxThreadsOf, planInbox } from './inbox-reducer.js';

@@ -5,7 +5,7 @@
 // queues every minute, a bounded slice of tenants per tick (issue 12, move 6: idle cost must not grow
 // with the number of tenants). Delivery itself lives in workers/notify/deliver.ts; providers are
 // created once per process from the configuration the runner hands down.
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import type { Config } from '../config/index.js';
 import { trimSafely } from '../core/stream-commands.js';
 import type { ProcessorDefinition } from './definition.js';

@@ -2,11 +2,8 @@
 // so that each row appears once per statement (Postgres refuses to upsert one row twice in a
 // statement). The fold uses the same last-writer-wins rules as the SQL of persist.ts, so applying
 // a batch at once or entry by entry, in any order, gives the same rows.
-import { EVENT, EVENT_VERSION, createdAtOf, type StreamEvent } from '../core/events.js';
-import { isSeq, seqSortKey, type Seq } from '../core/seq.js';
-import { InvalidEventError, fail, parsePayload, str, type Payload } from './event-payload.js';
-
-export { InvalidEventError };
+import { EVENT, createdAtOf, versionOf, type DecodedEvent, type EventOf } from '../core/events/index.js';
+import { seqSortKey, type Seq } from '../core/seq.js';
 
 /** Column names are the table's: the rows travel to Postgres as one jsonb_to_recordset parameter. */
 export interface ArchiveRow {
@@ -64,35 +61,6 @@ export interface PersistOps {
   messages: MessageRow[];
 }
 
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
-
-function optStr(e: StreamEvent, d: Payload, k: string): string | null {
-  const v = d[k];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') fail(e, `${k} must be a string`);
-  return v;
-}
-
-function strList(e: StreamEvent, d: Payload, k: string): string[] {
-  const v = d[k];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(e, `${k} must be an array of strings`);
-  return v as string[];
-}
-
-function iso(e: StreamEvent, d: Payload, k: string): string {
-  const v = d[k];
-  if (typeof v !== 'string' || !ISO_RE.test(v) || Number.isNaN(Date.parse(v))) fail(e, `${k} must be an ISO timestamp`);
-  return v;
-}
-
-function creationSeq(e: StreamEvent, d: Payload): string {
-  const v = d['seq'];
-  if (!isSeq(v)) fail(e, 'seq must be a stream id');
-  return v;
-}
-
-
 /** Merges two versions of one message row exactly like the ON CONFLICT clause of persist.ts. */
 export function mergeMessage(row: MessageRow, next: MessageRow): MessageRow {
   const out = { ...row };
@@ -112,11 +80,14 @@ export function mergeMessage(row: MessageRow, next: MessageRow): MessageRow {
   return out;
 }
 
-function messageRow(e: StreamEvent, d: Payload): MessageRow {
+type MessageEvent = EventOf<typeof EVENT.messageCreated | typeof EVENT.messageUpdated | typeof EVENT.messageDeleted>;
+
+function messageRow(e: MessageEvent): MessageRow {
+  const d = e.payload;
   const base = {
-    id: str(e, d, 'id'),
-    thread_id: str(e, d, 'threadId', e.threadId),
-    sender_id: str(e, d, 'senderId'),
+    id: d.id,
+    thread_id: d.threadId,
+    sender_id: d.senderId,
     client_message_id: null as string | null,
     body: '',
     mentions: [] as string[],
@@ -127,36 +98,25 @@ function messageRow(e: StreamEvent, d: Payload): MessageRow {
     deleted_by: null as string | null,
     deleted_seq_key: null as string | null,
   };
-  const content = (editedAt: string | null) => {
-    const body = d['body'];
-    if (typeof body !== 'string') fail(e, 'body must be a string');
-    return {
-      body,
-      client_message_id: optStr(e, d, 'clientMessageId'),
-      mentions: strList(e, d, 'mentions'),
-      attachment_ids: strList(e, d, 'attachmentIds'),
-      edited_at: editedAt,
-      body_seq_key: seqSortKey(e.seq),
-    };
-  };
   switch (e.type) {
     case EVENT.messageCreated:
-      // seq and createdAt of a new message are its entry id, never stored in the payload.
-      return { ...base, ...content(null), created_at: createdAtOf(e.seq), seq: e.seq };
-    case EVENT.messageUpdated:
-      return {
-        ...base,
-        ...content(d['editedAt'] === undefined ? createdAtOf(e.seq) : iso(e, d, 'editedAt')),
-        created_at: iso(e, d, 'createdAt'),
-        seq: creationSeq(e, d),
+    case EVENT.messageUpdated: {
+      const m = e.payload;
+      const content = {
+        body: m.body, client_message_id: m.clientMessageId ?? null, mentions: m.mentions, attachment_ids: m.attachmentIds,
+        body_seq_key: seqSortKey(e.seq),
       };
-    default:
+      // seq and createdAt of a new message are its entry id, never stored in the payload.
+      if (e.type === EVENT.messageCreated) return { ...base, ...content, edited_at: null, created_at: createdAtOf(e.seq), seq: e.seq };
+      return { ...base, ...content, edited_at: e.payload.editedAt, created_at: e.payload.createdAt, seq: e.payload.seq };
+    }
+    case EVENT.messageDeleted:
       return {
         ...base,
-        created_at: iso(e, d, 'createdAt'),
-        seq: creationSeq(e, d),
+        created_at: e.payload.createdAt,
+        seq: e.payload.seq,
         deleted_at: createdAtOf(e.seq),
-        deleted_by: str(e, d, 'deletedBy', e.actor),
+        deleted_by: e.payload.deletedBy,
         deleted_seq_key: seqSortKey(e.seq),
       };
   }
@@ -171,11 +131,11 @@ function newest<T extends { seq_key: string }>(map: Map<string, T>, key: string,
 const byKey = <T>(key: (r: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /**
- * Folds a tenant batch into row operations. Every event is archived, whatever its type; invalid
- * events of the types persisted here throw InvalidEventError. Rows come out sorted by key so that
- * concurrent transactions lock them in the same order (no deadlocks).
+ * Folds a tenant batch of decoded entries into row operations. Every event is archived, whatever
+ * its type, in its type's current schema (the decoder upgraded older shapes). Rows come out sorted
+ * by key so that concurrent transactions lock them in the same order (no deadlocks).
  */
-export function reducePersist(events: StreamEvent[]): PersistOps {
+export function reducePersist(events: DecodedEvent[]): PersistOps {
   const archive = new Map<string, ArchiveRow>();
   const threads = new Map<string, ThreadRow>();
   const participants = new Map<string, ParticipantRow>();
@@ -183,33 +143,27 @@ export function reducePersist(events: StreamEvent[]): PersistOps {
   const member = (row: ParticipantRow) => newest(participants, `${row.thread_id}\n${row.user_id}`, row);
 
   for (const e of events) {
-    const d = parsePayload(e);
     const seqKey = seqSortKey(e.seq);
     archive.set(seqKey, {
-      seq_key: seqKey, seq: e.seq, type: e.type, v: e.v, thread_id: e.threadId ?? null,
-      users: e.users ?? null, actor: e.actor ?? null, data: d,
+      seq_key: seqKey, seq: e.seq, type: e.type, v: versionOf(e.type), thread_id: e.threadId ?? null,
+      users: e.users ?? null, actor: e.actor ?? null, data: e.payload,
     });
     switch (e.type) {
       case EVENT.threadCreated: {
-        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
-        const createdAt = iso(e, d, 'createdAt');
-        const row: ThreadRow = {
-          id: str(e, d, 'id', e.threadId), title: optStr(e, d, 'title'), created_by: str(e, d, 'createdBy'),
-          created_at: createdAt, seq_key: seqKey,
-        };
+        const d = e.payload;
+        const row: ThreadRow = { id: d.id, title: d.title, created_by: d.createdBy, created_at: d.createdAt, seq_key: seqKey };
         newest(threads, row.id, row);
-        for (const userId of new Set(strList(e, d, 'participantIds'))) {
-          member({ thread_id: row.id, user_id: userId, joined_at: createdAt, removed_at: null, seq_key: seqKey });
+        for (const userId of new Set(d.participantIds)) {
+          member({ thread_id: row.id, user_id: userId, joined_at: d.createdAt, removed_at: null, seq_key: seqKey });
         }
         break;
       }
       case EVENT.participantAdded:
       case EVENT.participantRemoved: {
-        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
         const at = createdAtOf(e.seq);
         const added = e.type === EVENT.participantAdded;
         member({
-          thread_id: str(e, d, 'threadId', e.threadId), user_id: str(e, d, 'userId', e.users?.[0]),
+          thread_id: e.payload.threadId, user_id: e.payload.userId,
           joined_at: added ? at : null, removed_at: added ? null : at, seq_key: seqKey,
         });
         break;
@@ -217,8 +171,7 @@ export function reducePersist(events: StreamEvent[]): PersistOps {
       case EVENT.messageCreated:
       case EVENT.messageUpdated:
       case EVENT.messageDeleted: {
-        if (e.v !== EVENT_VERSION) fail(e, `unsupported schema version ${e.v}`);
-        const row = messageRow(e, d);
+        const row = messageRow(e);
         const cur = messages.get(row.id);
         messages.set(row.id, cur ? mergeMessage(cur, row) : row);
         break;

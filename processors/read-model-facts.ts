@@ -7,9 +7,8 @@
 // - a thread's creation is its thread.created entry.
 // Merging is commutative, associative and idempotent, so any batching, order or redelivery of the
 // same events folds to the same facts.
-import { EVENT, createdAtOf, type StreamEvent } from '../core/events.js';
-import { isSeq, seqSortKey } from '../core/seq.js';
-import { fail, parsePayload, str, type Payload } from './event-payload.js';
+import { EVENT, createdAtOf, type DecodedEvent, type EventOf } from '../core/events/index.js';
+import { seqSortKey, type Seq } from '../core/seq.js';
 
 /** The contract's cap on lastPreviewText, in characters (code points). */
 export const PREVIEW_CHARS = 200;
@@ -76,42 +75,24 @@ export function previewText(body: string): string {
   return out;
 }
 
-function seqField(e: StreamEvent, d: Payload, k: string): string {
-  const v = d[k];
-  if (!isSeq(v)) fail(e, `${k} must be a stream id`);
-  return seqSortKey(v);
-}
+type MessageEvent = EventOf<typeof EVENT.messageCreated | typeof EVENT.messageUpdated | typeof EVENT.messageDeleted>;
 
-function isoField(e: StreamEvent, d: Payload, k: string): string {
-  const v = d[k];
-  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) fail(e, `${k} must be an ISO timestamp`);
-  return v;
-}
-
-function content(e: StreamEvent, d: Payload): { preview: string; attachment_flag: boolean } {
-  const body = d['body'];
-  if (typeof body !== 'string') fail(e, 'body must be a string');
-  const att = d['attachmentIds'];
-  if (att !== undefined && att !== null && !Array.isArray(att)) fail(e, 'attachmentIds must be an array');
-  return { preview: previewText(body), attachment_flag: Array.isArray(att) && att.length > 0 };
-}
-
-function messageFact(e: StreamEvent, d: Payload): MessageFact {
-  const base = { message_id: str(e, d, 'id'), thread_id: str(e, d, 'threadId', e.threadId), sender_id: str(e, d, 'senderId') };
+function messageFact(e: MessageEvent): MessageFact {
+  const base = { message_id: e.payload.id, thread_id: e.payload.threadId, sender_id: e.payload.senderId };
   switch (e.type) {
     case EVENT.messageCreated:
       return {
-        ...base, ...content(e, d), seq_key: seqSortKey(e.seq), created_at: createdAtOf(e.seq),
-        body_key: seqSortKey(e.seq), deleted: false,
+        ...base, preview: previewText(e.payload.body), attachment_flag: e.payload.attachmentIds.length > 0,
+        seq_key: seqSortKey(e.seq), created_at: createdAtOf(e.seq), body_key: seqSortKey(e.seq), deleted: false,
       };
     case EVENT.messageUpdated:
       return {
-        ...base, ...content(e, d), seq_key: seqField(e, d, 'seq'), created_at: isoField(e, d, 'createdAt'),
-        body_key: seqSortKey(e.seq), deleted: false,
+        ...base, preview: previewText(e.payload.body), attachment_flag: e.payload.attachmentIds.length > 0,
+        seq_key: seqSortKey(e.payload.seq as Seq), created_at: e.payload.createdAt, body_key: seqSortKey(e.seq), deleted: false,
       };
-    default:
+    case EVENT.messageDeleted:
       return {
-        ...base, preview: '', attachment_flag: false, seq_key: seqField(e, d, 'seq'), created_at: isoField(e, d, 'createdAt'),
+        ...base, preview: '', attachment_flag: false, seq_key: seqSortKey(e.payload.seq as Seq), created_at: e.payload.createdAt,
         body_key: '', deleted: true,
       };
   }
@@ -156,58 +137,46 @@ export function emptyFacts(): FactBatch {
   return { messages: new Map(), members: new Map(), reads: new Map(), threads: new Map() };
 }
 
-/**
- * Folds one event into `into`. Throws InvalidEventError for an event that can never be applied
- * (bad JSON, missing fields, unknown schema version); events of other types are ignored.
- */
-export function foldEvent(into: FactBatch, e: StreamEvent): void {
+/** Folds one decoded event into `into`; events of other types are ignored. */
+export function foldEvent(into: FactBatch, e: DecodedEvent): void {
   switch (e.type) {
     case EVENT.messageCreated:
     case EVENT.messageUpdated:
     case EVENT.messageDeleted: {
-      const f = messageFact(e, parsePayload(e, { checkVersion: true }));
+      const f = messageFact(e);
       put(into.messages, f.message_id, f, mergeMessage);
       return;
     }
     case EVENT.threadCreated: {
-      const d = parsePayload(e, { checkVersion: true });
-      const threadId = str(e, d, 'id', e.threadId);
-      const title = d['title'];
-      if (title !== undefined && title !== null && typeof title !== 'string') fail(e, 'title must be a string');
-      put(into.threads, threadId, {
-        thread_id: threadId, created_key: seqSortKey(e.seq), created_at: createdAtOf(e.seq), title: title || null,
+      const d = e.payload;
+      put(into.threads, d.id, {
+        thread_id: d.id, created_key: seqSortKey(e.seq), created_at: createdAtOf(e.seq), title: d.title || null,
       }, mergeThread);
-      const ids = d['participantIds'];
-      if (!Array.isArray(ids) || ids.some((u) => typeof u !== 'string' || u === '')) fail(e, 'participantIds must be an array of ids');
-      for (const u of ids as string[]) {
-        put(into.members, pairKey(threadId, u), { thread_id: threadId, user_id: u, active: true, seq_key: seqSortKey(e.seq) }, mergeMember);
+      for (const u of d.participantIds) {
+        put(into.members, pairKey(d.id, u), { thread_id: d.id, user_id: u, active: true, seq_key: seqSortKey(e.seq) }, mergeMember);
       }
       return;
     }
     case EVENT.participantAdded:
     case EVENT.participantRemoved: {
-      const d = parsePayload(e, { checkVersion: true });
-      const threadId = str(e, d, 'threadId', e.threadId);
-      const userId = str(e, d, 'userId', e.users?.[0]);
+      const { threadId, userId } = e.payload;
       put(into.members, pairKey(threadId, userId), {
         thread_id: threadId, user_id: userId, active: e.type === EVENT.participantAdded, seq_key: seqSortKey(e.seq),
       }, mergeMember);
       return;
     }
     case EVENT.readReceiptUpdated: {
-      const d = parsePayload(e, { checkVersion: true });
-      const threadId = str(e, d, 'threadId', e.threadId);
-      const userId = str(e, d, 'userId', e.actor);
-      put(into.reads, pairKey(threadId, userId), {
-        thread_id: threadId, user_id: userId, read_seq_key: seqField(e, d, 'messageSeq'), last_read_message_id: str(e, d, 'lastReadMessageId'),
+      const d = e.payload;
+      put(into.reads, pairKey(d.threadId, d.userId), {
+        thread_id: d.threadId, user_id: d.userId, read_seq_key: seqSortKey(d.messageSeq as Seq), last_read_message_id: d.lastReadMessageId,
       }, mergeRead);
       return;
     }
   }
 }
 
-/** Folds a batch; every invalid event throws (the runner then isolates it entry by entry). */
-export function foldFacts(events: StreamEvent[]): FactBatch {
+/** Folds a batch of decoded events (the runner decoded them; invalid ones never got here). */
+export function foldFacts(events: DecodedEvent[]): FactBatch {
   const into = emptyFacts();
   for (const e of events) foldEvent(into, e);
   return into;

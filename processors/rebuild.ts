@@ -13,7 +13,7 @@
 //    afterwards as usual (idempotently).
 import type { Sql, Tx } from '../core/db.js';
 import { withTenant } from '../core/db.js';
-import { EVENT, type StreamEvent } from '../core/events.js';
+import { EVENT, InvalidEventError, decodeEvent, type StreamEvent } from '../core/events/index.js';
 import { keys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisClient } from '../core/redis.js';
@@ -25,7 +25,6 @@ import {
 import { INBOX_REBUILD_TABLES, INBOX_TABLES, applyInbox } from './inbox.js';
 import { liveGroupsOf, lockTenantExclusive, type LockedGroup } from './read-model-sql.js';
 import { MEMBERSHIP_EVENTS, MESSAGE_EVENTS, emptyFacts, foldEvent, type FactBatch } from './read-model-facts.js';
-import { InvalidEventError } from './event-payload.js';
 import type { ArchiveRow as PersistArchiveRow } from './persist-reducer.js';
 
 export type RebuildKind = 'inbox' | 'counters';
@@ -136,7 +135,7 @@ class Folder {
     for (const e of events) {
       if (!this.target.handles.has(e.type)) continue;
       try {
-        foldEvent(batch, e);
+        foldEvent(batch, decodeEvent(e));
         this.events++;
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;

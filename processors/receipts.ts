@@ -2,7 +2,7 @@
 // Last-writer-wins by the read message's seq (not by arrival): a late, older receipt never moves a
 // position backwards, so redelivery and reordering leave the same rows.
 import { withTenant, type Tx } from '../core/db.js';
-import { EVENT } from '../core/events.js';
+import { EVENT } from '../core/events/index.js';
 import { timed } from '../core/metrics.js';
 import type { ProcessorDefinition } from './definition.js';
 import { foldFacts, type FactBatch } from './read-model-facts.js';

@@ -3,7 +3,7 @@
 // Several runners of a group, in one process or several, share the work through Redis.
 import type { Config } from '../config/index.js';
 import type { Sql } from '../core/db.js';
-import type { StreamEvent } from '../core/events.js';
+import { decodeEvent, InvalidEventError, type DecodedEvent, type StreamEvent } from '../core/events/index.js';
 import { isDependencyError } from '../core/errors.js';
 import { keys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
@@ -13,9 +13,31 @@ import { seqMillis } from '../core/seq.js';
 import { ack, autoClaim, deadLetter, deliveryCounts, ensureGroup, readGroup, type StreamKeyOf } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
-import { entryFault } from './entry-fault.js';
 import type { TenantDirectory } from './tenants.js';
 import { TenantSweep } from './tenant-sweep.js';
+
+/**
+ * SQLSTATE class 22, "data exception": Postgres refused a value of the entry itself, e.g. 22P02
+ * invalid input syntax (a `\ud800` escape in jsonb), 22P05 untranslatable character (`\u0000` in
+ * jsonb), 22021 invalid byte sequence (NUL in text), 22001 value too long. Such a value fails the
+ * same way on every delivery; outages and conflicts have other classes (08, 57, 40, 53, 23).
+ */
+const DATA_EXCEPTION = /^22[0-9A-Z]{3}$/;
+
+/**
+ * The short reason when a failure is the entry's own fault, else undefined (a retry may succeed):
+ * an entry that does not decode (InvalidEventError), or a value Postgres refuses. No retry can fix
+ * those, so the runner dead-letters the entry on the spot instead of redelivering it through claim
+ * cycles (each with an error line and a stack) until CHORUS_MAX_DELIVERIES.
+ */
+export function entryFault(err: unknown): string | undefined {
+  if (err instanceof InvalidEventError) return err.message;
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  if (e && typeof e.code === 'string' && DATA_EXCEPTION.test(e.code)) {
+    return `postgres ${e.code}: ${String(e.message ?? 'data exception')}`.slice(0, 300);
+  }
+  return undefined;
+}
 
 /** The last failure seen for an entry (`tenant/seq`), shared by the runners of a process. */
 export type FailureMemo = Map<string, { message: string; dependency: boolean }>;
@@ -289,13 +311,33 @@ export class Runner {
     }
   }
 
-  /** Handles and acks one tenant batch; returns the entries to retry after a dependency failure. */
+  /**
+   * Handles and acks one tenant batch; returns the entries to retry after a dependency failure. Each
+   * wanted entry is decoded here, once (a retry keeps the decoded entry); one that does not decode
+   * never reaches the handler: it is dead-lettered at once with its reason.
+   */
   private async process(tenantId: string, events: StreamEvent[]): Promise<StreamEvent[]> {
     const queue = this.def.name;
     const done: StreamEvent[] = [];
-    const wanted: StreamEvent[] = [];
-    for (const e of events) (this.def.canHandle(e.type) ? wanted : done).push(e);
-    if (done.length) metrics.processorProcessed.inc({ queue, outcome: 'skipped' }, done.length);
+    const wanted: DecodedEvent[] = [];
+    let skipped = 0;
+    for (const e of events) {
+      if (!this.def.canHandle(e.type)) {
+        done.push(e);
+        skipped++;
+        continue;
+      }
+      let decoded: DecodedEvent;
+      try {
+        decoded = decodeEvent(e);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        if (!(await this.deadLetterNow(tenantId, e, err.message))) this.remember(tenantId, e, err, false);
+        continue;
+      }
+      wanted.push(decoded);
+    }
+    if (skipped) metrics.processorProcessed.inc({ queue, outcome: 'skipped' }, skipped);
     let retry: StreamEvent[] = [];
     let outage: unknown;
     if (wanted.length) {
@@ -358,7 +400,7 @@ export class Runner {
     return true;
   }
 
-  private async tryHandle(tenantId: string, events: StreamEvent[]): Promise<unknown> {
+  private async tryHandle(tenantId: string, events: DecodedEvent[]): Promise<unknown> {
     const end = metrics.processorBatchDuration.startTimer({ queue: this.def.name });
     try {
       const { sql, redis } = this.opts;

@@ -3,7 +3,7 @@
 // in it). Two fixed statements, first page and next pages, so both stay prepared.
 import { withTenant, type Sql } from '../core/db.js';
 import { timed } from '../core/metrics.js';
-import type { Message } from '../ingest/messages.js';
+import type { Message } from '../core/events/index.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
 
 export interface TimelinePage {

@@ -4,7 +4,7 @@
 // pending (retried a window later) instead of dropping them, so a slow client catches up with the
 // latest state rather than missing changes.
 import type { WebSocket } from 'uWebSockets.js';
-import { EVENT, controlFrame, type Priority } from '../../core/events.js';
+import { EVENT, controlFrame, type Priority } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import type { PendingItem, Subscriber, SubscriberConn } from './registry.js';
 import type { PresenceUpdate } from './status.js';

@@ -7,7 +7,7 @@ import type { Config } from '../../config/index.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
-import { EVENT, controlFrame } from '../../core/events.js';
+import { EVENT, controlFrame } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { Registry, type Subscriber, type WatchChanges } from './registry.js';
 import { Batcher, type WritableConn } from './batcher.js';

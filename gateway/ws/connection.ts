@@ -1,7 +1,7 @@
 // One websocket connection: its identity, the threads it may see, its stream cursor and the
 // priority-aware, backpressure-bounded writer. uWS owns the socket buffer; we decide what enters it.
 import type { WebSocket } from 'uWebSockets.js';
-import type { Priority, StreamEvent } from '../../core/events.js';
+import type { Priority, StreamEvent } from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
 import type { Logger } from '../../core/logger.js';

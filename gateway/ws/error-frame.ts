@@ -2,7 +2,7 @@
 // code the catalog (core/errors.ts) allows in frames can be sent, and a flood of refusals closes
 // the connection with the close code the catalog pairs with the last one.
 import { ERRORS, type WsErrorCode } from '../../core/errors.js';
-import { FRAME, controlFrame } from '../../core/events.js';
+import { FRAME, controlFrame } from '../../core/events/index.js';
 
 export function errorFrame(code: WsErrorCode, message: string): string {
   return controlFrame(FRAME.error, { code, message });

@@ -7,7 +7,7 @@ import type { Config } from '../../config/index.js';
 import type { RedisClient } from '../../core/redis.js';
 import { createRedis, groupBySlot, isCluster } from '../../core/redis.js';
 import type { Logger } from '../../core/logger.js';
-import { EVENT, FRAME, controlFrame, hasPerUser, personalData, personalizer, priorityOf, streamFrame, type StreamEvent } from '../../core/events.js';
+import { EVENT, FRAME, controlFrame, hasPerUser, personalData, personalizer, priorityOf, streamFrame, type StreamEvent } from '../../core/events/index.js';
 import { compareSeq, seqMillis, type Seq } from '../../core/seq.js';
 import { mayHaveGap, membershipSnapshot, rangeAfter, readAfter } from '../../core/stream-commands.js';
 import { keys } from '../../core/keys.js';

@@ -3,7 +3,7 @@
 // recycled, a network flap) thousands of clients resume from nearly the same position and share
 // one copy of those events instead of each issuing its own XRANGE.
 import { compareSeq, type Seq } from '../../core/seq.js';
-import type { StreamEvent } from '../../core/events.js';
+import type { StreamEvent } from '../../core/events/index.js';
 
 export class RecentEvents {
   private events: StreamEvent[] = [];

@@ -10,7 +10,7 @@ import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { AppError, httpError, type HttpErrorCode, type WsErrorCode } from '../../core/errors.js';
-import { FRAME, controlFrame } from '../../core/events.js';
+import { FRAME, controlFrame } from '../../core/events/index.js';
 import { errorFrame, floodCloseCode } from './error-frame.js';
 import { parseSeq, seqMillis } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';

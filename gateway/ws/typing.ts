@@ -7,7 +7,7 @@ import type { RedisClient } from '../../core/redis.js';
 import { createRedis, isCluster } from '../../core/redis.js';
 import type { Logger } from '../../core/logger.js';
 import { keys } from '../../core/keys.js';
-import { EVENT, controlFrame } from '../../core/events.js';
+import { EVENT, controlFrame } from '../../core/events/index.js';
 import type { Flags } from '../../core/flags.js';
 import { metrics } from '../../core/metrics.js';
 import type { Hub } from './hub.js';

@@ -1,6 +1,6 @@
 // Which stream events a user may see, given the threads they participate in. Pure functions, shared by
 // live fanout and replay, so a resumed connection sees exactly what a connected one would have seen.
-import { EVENT, type StreamEvent } from '../../core/events.js';
+import { EVENT, type StreamEvent } from '../../core/events/index.js';
 
 export type Delivery = 'event' | 'revoked' | null;
 

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { createLogger } from '../../core/logger.js';
-import { EVENT } from '../../core/events.js';
+import { EVENT } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import { ZERO_SEQ } from '../../core/seq.js';
 import { rangeAfter } from '../../core/stream-commands.js';

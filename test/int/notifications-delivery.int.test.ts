@@ -9,13 +9,13 @@ import path from 'node:path';
 import type { Config } from '../../config/index.js';
 import { createSql, type Sql } from '../../core/db.js';
 import { createLogger } from '../../core/logger.js';
-import { EVENT, EVENT_VERSION } from '../../core/events.js';
+import { EVENT, encodeEvent, type MessageJob } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import { metrics } from '../../core/metrics.js';
 import type { RedisClient } from '../../core/redis.js';
 import type { ProcessorGroup } from '../../processors/group.js';
 import { listNotifyDeadLetters } from '../../workers/notify/dlq.js';
-import { notificationIdOf, previewOf, type MessageJob } from '../../workers/notify/jobs.js';
+import { notificationIdOf, previewOf } from '../../workers/notify/jobs.js';
 import { REPO_ROOT, testEnv } from '../support/env.js';
 import {
   config as baseConfig, createAuthenticator, migrateDb, startTestGateway, testRedis, waitFor, sleep, Tenant, type MessageBody, type TestGateway, type User,
@@ -170,7 +170,7 @@ test('redelivered and duplicated jobs never send twice (outcome marker, Message-
       kind: 'message', channel, userId: 'bob', attempt: 0, enqueuedAt: Date.now(), notificationId: notificationIdOf(m.id, 'bob'),
       messageId: m.id, threadId: th.id, seq: m.seq, senderId: 'alice', preview: previewOf(m.body), urgent: true, mention: false, direct: true, title: null,
     };
-    for (let i = 0; i < 3; i++) await redis.xadd(keys.notifyQueue(t.id, channel), '*', 't', EVENT.notificationJob, 'v', String(EVENT_VERSION), 'd', JSON.stringify(job));
+    for (let i = 0; i < 3; i++) await redis.xadd(keys.notifyQueue(t.id, channel), '*', ...encodeEvent({ type: EVENT.notificationJob, data: job }));
   }
   await sleep(1000);
   assert.equal(mailsOf(config, t.id).length, 1);

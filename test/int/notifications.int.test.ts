@@ -15,7 +15,7 @@ import {
   deliveriesOf, ensureSinks, mailsOf, notifyTestConfig, pushesOf, setSink, signed, startNotifyGroups,
 } from '../support/notify.js';
 import type { RedisClient } from '../../core/redis.js';
-import { EVENT } from '../../core/events.js';
+import { EVENT } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import { appendEvent, groupStats } from '../../core/stream-commands.js';
 import { startProcessorGroup } from '../../processors/group.js';

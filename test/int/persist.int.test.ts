@@ -8,7 +8,8 @@ import { createLogger } from '../../core/logger.js';
 import { createRedis, type RedisClient } from '../../core/redis.js';
 import { migrate } from '../../core/migrate.js';
 import { isDependencyError } from '../../core/errors.js';
-import { EVENT, createdAtOf, decodeEvent, encodeEvent, type EventType, type StreamEvent } from '../../core/events.js';
+import { EVENT, createdAtOf, type DecodedEvent } from '../../core/events/index.js';
+import { decodedEntry } from '../support/entries.js';
 import type { Seq } from '../../core/seq.js';
 import { persist } from '../../processors/persist.js';
 import { testConfig, uniqueTenant } from '../support/env.js';
@@ -31,11 +32,11 @@ after(async () => {
 const T0 = Date.now() - 3_600_000;
 const seq = (n: number) => `${T0 + Math.floor(n / 3)}-${n % 3}` as Seq; // some entries share a millisecond
 
-function ev(n: number, type: EventType, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): StreamEvent {
-  return decodeEvent(seq(n), encodeEvent({ type, data, ...extra }));
+function ev(n: number, type: string, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): DecodedEvent {
+  return decodedEntry(seq(n), type, data, extra);
 }
 
-function apply(tenantId: string, events: StreamEvent[]): Promise<void> {
+function apply(tenantId: string, events: DecodedEvent[]): Promise<void> {
   return persist.handle({ tenantId, events, sql, redis, log, config });
 }
 
@@ -54,7 +55,7 @@ async function snapshot(tenantId: string) {
 }
 
 /** A thread's life: membership changes, messages created, edited (twice) and deleted. */
-function scenario(): StreamEvent[] {
+function scenario(): DecodedEvent[] {
   const th = 'th_1';
   const msg = (n: number, id: string, body: string, more: Record<string, unknown> = {}) =>
     ev(n, EVENT.messageCreated, { id, threadId: th, senderId: 'alice', body, mentions: [], attachmentIds: [], ...more }, { threadId: th, actor: 'alice' });
@@ -66,7 +67,7 @@ function scenario(): StreamEvent[] {
   const del = (n: number, id: string, createdN: number, by: string) => ev(n, EVENT.messageDeleted, {
     id, threadId: th, senderId: 'alice', createdAt: createdAtOf(seq(createdN)), seq: seq(createdN), deletedBy: by,
   }, { threadId: th, actor: by });
-  const member = (n: number, type: EventType, userId: string) =>
+  const member = (n: number, type: string, userId: string) =>
     ev(n, type, { threadId: th, userId, ...(type === EVENT.participantAdded ? { addedBy: 'alice' } : { removedBy: userId }) }, { threadId: th, users: [userId] });
   return [
     ev(0, EVENT.threadCreated, { id: th, title: 'ops', createdAt: createdAtOf(seq(0)), createdBy: 'alice', participantIds: ['alice', 'bob'] }, { threadId: th }),
@@ -85,7 +86,7 @@ function scenario(): StreamEvent[] {
     edit(13, 'm_3', 4, 'three, edited'),
     del(14, 'm_1', 2, 'admin'),
     del(15, 'm_1', 2, 'alice'),
-    ev(16, EVENT.readReceiptUpdated, { threadId: th, userId: 'bob', lastReadMessageId: 'm_4' }, { users: ['bob'] }),
+    ev(16, EVENT.readReceiptUpdated, { threadId: th, userId: 'bob', lastReadMessageId: 'm_4', messageSeq: seq(4) }, { users: ['bob'] }),
     msg(17, 'm_5', 'five'),
   ];
 }
@@ -128,7 +129,7 @@ test('shuffled, duplicated, re-batched and parallel deliveries give the same row
     const events = scenario();
     // At-least-once: some entries come twice, in other batches.
     const deliveries = shuffle([...events, ...events.filter(() => Math.random() < 0.4)]);
-    const batches: StreamEvent[][] = [];
+    const batches: DecodedEvent[][] = [];
     for (let i = 0; i < deliveries.length;) {
       const size = 1 + Math.floor(Math.random() * 6);
       // A batch from one XREADGROUP never holds an entry twice.

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createSql, type Sql } from '../../core/db.js';
 import type { Authenticator } from '../../core/auth.js';
 import type { RedisClient } from '../../core/redis.js';
-import { EVENT, createdAtOf, decodeEvent, encodeEvent, type EventType, type StreamEvent } from '../../core/events.js';
+import { EVENT, createdAtOf, type DecodedEvent } from '../../core/events/index.js';
+import { decodedEntry } from '../support/entries.js';
 import type { Seq } from '../../core/seq.js';
 import { handleCounters } from '../../processors/counters.js';
 import { inbox } from '../../processors/inbox.js';
@@ -88,11 +89,11 @@ for (const shape of [READ_MODEL_GROUPS, SEPARATE_READ_MODEL_GROUPS]) {
 // Synthetic events with chosen stream ids, applied directly through the processors' handlers.
 const T0 = Date.now() - 3_600_000;
 const sq = (n: number) => `${T0 + n}-0` as Seq;
-function ev(n: number, type: EventType, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): StreamEvent {
-  return decodeEvent(sq(n), encodeEvent({ type, data, ...extra }));
+function ev(n: number, type: string, data: Record<string, unknown>, extra: { threadId?: string; users?: string[]; actor?: string } = {}): DecodedEvent {
+  return decodedEntry(sq(n), type, data, extra);
 }
 
-function scenario(): StreamEvent[] {
+function scenario(): DecodedEvent[] {
   const th = 'th_x';
   const msg = (n: number, id: string, sender: string, body: string) =>
     ev(n, EVENT.messageCreated, { id, threadId: th, senderId: sender, body, mentions: [], attachmentIds: [] }, { threadId: th, actor: sender });
@@ -103,7 +104,7 @@ function scenario(): StreamEvent[] {
   const del = (n: number, id: string, createdN: number, sender: string) => ev(n, EVENT.messageDeleted, {
     id, threadId: th, senderId: sender, createdAt: createdAtOf(sq(createdN)), seq: sq(createdN), deletedBy: sender,
   }, { threadId: th, actor: sender });
-  const member = (n: number, type: EventType, userId: string) => ev(n, type, { threadId: th, userId }, { threadId: th, users: [userId] });
+  const member = (n: number, type: string, userId: string) => ev(n, type, { threadId: th, userId }, { threadId: th, users: [userId] });
   const read = (n: number, userId: string, id: string, msgN: number) =>
     ev(n, EVENT.readReceiptUpdated, { threadId: th, userId, lastReadMessageId: id, messageSeq: sq(msgN) }, { threadId: th, actor: userId });
   return [
@@ -125,8 +126,8 @@ function scenario(): StreamEvent[] {
   ];
 }
 
-async function applyAll(tenantId: string, batches: StreamEvent[][], parallel: boolean): Promise<void> {
-  const one = async (b: StreamEvent[]) => {
+async function applyAll(tenantId: string, batches: DecodedEvent[][], parallel: boolean): Promise<void> {
+  const one = async (b: DecodedEvent[]) => {
     await handleCounters(sql, redis, tenantId, b);
     await inbox.handle({ tenantId, events: b.filter((e) => inbox.canHandle(e.type)), sql, redis, log, config });
   };
@@ -151,7 +152,7 @@ test('redelivered, reordered and re-batched deliveries give the same counters an
   for (let round = 0; round < 6; round++) {
     const tenantId = uniqueTenant('shuffle');
     const copy = [...events, ...events.filter(() => random() < 0.4)].sort(() => random() - 0.5);
-    const batches: StreamEvent[][] = [];
+    const batches: DecodedEvent[][] = [];
     for (let i = 0; i < copy.length;) {
       const n = 1 + Math.floor(random() * 4);
       batches.push(copy.slice(i, i + n));

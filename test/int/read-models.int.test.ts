@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTenant } from '../../core/db.js';
-import { EVENT } from '../../core/events.js';
+import { EVENT } from '../../core/events/index.js';
 import { compareSeq, isSeq, type Seq } from '../../core/seq.js';
 import { headSeq } from '../../core/stream-commands.js';
 import { Tenant, assertError, streamOf, waitFor, type User } from '../support/api.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { withTenant } from '../../core/db.js';
-import { EVENT } from '../../core/events.js';
+import { EVENT } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { reconcileTenant, startReconciler } from '../../processors/reconcile.js';
 import { Tenant, config, log, streamOf, waitFor } from '../support/api.js';

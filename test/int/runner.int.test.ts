@@ -14,15 +14,17 @@ import { createLogger } from '../../core/logger.js';
 import { createRedis, type RedisClient } from '../../core/redis.js';
 import { migrate } from '../../core/migrate.js';
 import { sleep } from '../../core/backoff.js';
-import { EVENT } from '../../core/events.js';
+import { EVENT } from '../../core/events/index.js';
+import { keys } from '../../core/keys.js';
 import type { Seq } from '../../core/seq.js';
-import { appendEvent, groupStats, listDeadLetters } from '../../core/stream-commands.js';
+import { appendEvent, groupStats, listDeadLetters, rangeAfter, replayDeadLetter } from '../../core/stream-commands.js';
 import { registerTenant } from '../../core/tenants.js';
 import type { ProcessorDefinition } from '../../processors/definition.js';
 import { Runner } from '../../processors/runner.js';
 import { TenantDirectory } from '../../processors/tenants.js';
 import { startProcessorGroup } from '../../processors/group.js';
 import { persist } from '../../processors/persist.js';
+import { seqBefore } from '../../processors/rebuild.js';
 import { spawnRole, testConfig, uniqueTenant } from '../support/env.js';
 
 const base = testConfig();
@@ -101,7 +103,7 @@ test('consumers of one group share the entries: each handled once, all acked, ne
       for (let i = 0; i < n; i++) {
         expected.push(`${tenantId}/${await appendEvent(redis, tenantId, message(i))}`);
         // Entries nobody handles are acked all the same.
-        if (i % 10 === 0) await appendEvent(redis, tenantId, { type: EVENT.typing, data: { userId: 'bob' }, threadId: 'th_1' });
+        if (i % 10 === 0) await appendEvent(redis, tenantId, { type: EVENT.participantAdded, data: { threadId: 'th_1', userId: 'bob' }, threadId: 'th_1' });
       }
     };
     await write(a, 300);
@@ -189,6 +191,55 @@ test('an entry whose data Postgres refuses is dead-lettered at once, with its re
   } finally {
     await running.stop();
   }
+});
+
+test('an entry that does not decode is dead-lettered at once with its reason, never reaching the handler; the rest flows', async () => {
+  const group = groupName('invalid');
+  const tenant = uniqueTenant('invalid');
+  // Claims would take minutes: only the runner's decode can dead-letter these here, on their first delivery.
+  const config = withProcessors({ batch: 50, blockMs: 200, claimIdleMs: 600_000, claimIntervalMs: 100, maxDeliveries: 3 });
+  const handled: string[] = [];
+  let calls = 0;
+  const definition: ProcessorDefinition = {
+    name: group,
+    canHandle: (type) => type === EVENT.messageCreated,
+    async handle({ events }) {
+      calls++;
+      for (const e of events) if (e.type === EVENT.messageCreated) handled.push(e.payload.id);
+    },
+  };
+  await registerTenant(redis, tenant);
+  const running = await startProcessorGroup({ definition, config, sql, log, consumers: 1, accept: (t) => t === tenant });
+  try {
+    const xadd = (v: string, d: string) => redis.xadd(keys.events(tenant), '*', 't', EVENT.messageCreated, 'v', v, 'd', d, 'th', 'th_1') as Promise<Seq>;
+    for (let i = 0; i < 5; i++) await appendEvent(redis, tenant, message(i));
+    const noSender = await xadd('1', JSON.stringify({ ...message(5).data, senderId: undefined }));
+    const newer = await xadd('99', JSON.stringify(message(6).data));
+    const notJson = await xadd('1', '{"id":');
+    for (let i = 7; i < 12; i++) await appendEvent(redis, tenant, message(i));
+    const dead = await waitFor('three dead letters', async () => {
+      const l = await listDeadLetters(redis, tenant, group);
+      return l.length >= 3 ? l : null;
+    });
+    await waitFor('nothing pending', () => settled(tenant, group));
+    assert.deepEqual(dead.map((d) => d.seq), [noSender, newer, notJson]);
+    assert.deepEqual(dead.map((d) => d.error), [
+      `message.created ${noSender}: senderId must be a non-empty string`,
+      `message.created ${newer}: unsupported schema version 99`,
+      `message.created ${notJson}: payload is not JSON`,
+    ]);
+    assert.deepEqual(dead.map((d) => d.deliveries), [1, 1, 1], 'dead-lettered on the first delivery, not through claims');
+    assert.equal(dead[1]?.v, 99, 'the dead letter keeps the entry\'s version (a replay writes it back as it was)');
+    assert.deepEqual(handled, [0, 1, 2, 3, 4, 7, 8, 9, 10, 11].map((i) => message(i).data.id), 'the handler saw only entries that decode');
+    assert.ok(calls >= 1);
+  } finally {
+    await running.stop();
+  }
+  // Replayed (once the code knows version 99), the entry goes back as it was: its version included.
+  const [, newer] = await listDeadLetters(redis, tenant, group);
+  const replayed = await replayDeadLetter(redis, tenant, group, newer!.id);
+  const [entry] = await rangeAfter(redis, tenant, seqBefore(replayed!), replayed!, 1);
+  assert.deepEqual([entry?.type, entry?.v, entry?.data, entry?.threadId], [EVENT.messageCreated, 99, newer!.data, 'th_1']);
 });
 
 test('a failure that is not the entry\'s data is retried through claims and dead-lettered after maxDeliveries', async () => {

@@ -7,7 +7,8 @@ import { createLogger } from '../../core/logger.js';
 import { createRedis, type RedisClient } from '../../core/redis.js';
 import { migrate } from '../../core/migrate.js';
 import { AppError } from '../../core/errors.js';
-import { EVENT, createdAtOf, decodeEvent, encodeEvent, type StreamEvent } from '../../core/events.js';
+import { EVENT, createdAtOf, type DecodedEvent } from '../../core/events/index.js';
+import { decodedEntry } from '../support/entries.js';
 import type { Seq } from '../../core/seq.js';
 import { persist } from '../../processors/persist.js';
 import { readTimeline } from '../../projections/timeline.js';
@@ -31,8 +32,8 @@ const EDITED = new Set([5, 62]);
 
 let tenant: string;
 
-function ev(seq: Seq, type: typeof EVENT[keyof typeof EVENT], data: Record<string, unknown>): StreamEvent {
-  return decodeEvent(seq, encodeEvent({ type, data, threadId: data['threadId'] as string, actor: 'alice' }));
+function ev(seq: Seq, type: string, data: Record<string, unknown>): DecodedEvent {
+  return decodedEntry(seq, type, data, { threadId: data['threadId'] as string, actor: 'alice' });
 }
 
 before(async () => {
@@ -40,7 +41,7 @@ before(async () => {
   redis = createRedis(config, { name: 'test-timeline' });
   await migrate(sql);
   tenant = uniqueTenant('timeline');
-  const events: StreamEvent[] = [];
+  const events: DecodedEvent[] = [];
   for (let i = 0; i < COUNT; i++) {
     events.push(ev(seqOf(i), EVENT.messageCreated, {
       id: idOf(i), threadId: TH, senderId: i % 3 ? 'alice' : 'bob', body: `message ${i}`,

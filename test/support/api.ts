@@ -14,7 +14,7 @@ import { createAuthenticator, type Authenticator } from '../../core/auth.js';
 import { createRedis, type RedisClient } from '../../core/redis.js';
 import { rangeAfter } from '../../core/stream-commands.js';
 import { ZERO_SEQ } from '../../core/seq.js';
-import type { StreamEvent } from '../../core/events.js';
+import type { StreamEvent } from '../../core/events/index.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
 import { REPO_ROOT, spawnRole, uniqueTenant, type RoleProcess } from './env.js';
 

@@ -4,21 +4,21 @@
 // from the final facts gives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVENT, EVENT_VERSION, createdAtOf, decodeEvent, encodeEvent, type EventType, type StreamEvent } from '../../core/events.js';
+import { EVENT, InvalidEventError, createdAtOf, decodeEvent, versionOf, type DecodedEvent } from '../../core/events/index.js';
 import { seqSortKey, type Seq } from '../../core/seq.js';
 import { planCounters } from '../../processors/counters-reducer.js';
 import {
   emptyFacts, foldFacts, mergeMember, mergeMessage, mergeRead, mergeThread, pairKey, type FactBatch,
 } from '../../processors/read-model-facts.js';
-import { InvalidEventError } from '../../processors/persist-reducer.js';
+import { decodedEntry, rawEntry } from '../support/entries.js';
 
 const T0 = 1_700_000_000_000;
 const sq = (n: number) => `${T0 + n}-0` as Seq;
 const key = (n: number) => seqSortKey(sq(n));
 const TH = 'th_1';
 
-function ev(n: number, type: EventType, data: Record<string, unknown>, extra: { users?: string[]; actor?: string } = {}): StreamEvent {
-  return decodeEvent(sq(n), encodeEvent({ type, data, threadId: TH, ...extra }));
+function ev(n: number, type: string, data: Record<string, unknown>, extra: { users?: string[]; actor?: string } = {}): DecodedEvent {
+  return decodedEntry(sq(n), type, data, { threadId: TH, ...extra });
 }
 const created = (n: number, id: string, sender: string) =>
   ev(n, EVENT.messageCreated, { id, threadId: TH, senderId: sender, body: `b${n}`, mentions: [], attachmentIds: [] });
@@ -40,7 +40,7 @@ class Store {
   facts: FactBatch = emptyFacts();
   counters = new Map<string, { unread: number; readKey: string; lastRead: string | null }>();
 
-  apply(events: StreamEvent[]): void {
+  apply(events: DecodedEvent[]): void {
     const batch = foldFacts(events);
     const plan = planCounters(batch, this.facts);
     for (const m of plan.upsert.messages) this.facts.messages.set(m.message_id, m);
@@ -79,7 +79,7 @@ function recomputed(facts: FactBatch) {
   return out;
 }
 
-const scenario = (): StreamEvent[] => [
+const scenario = (): DecodedEvent[] => [
   thread(0, ['a', 'b']),
   created(1, 'm1', 'a'),
   created(2, 'm2', 'b'),
@@ -163,7 +163,7 @@ test('membership is the newest event by stream position; only active members are
 });
 
 test('merge rules are commutative, associative and idempotent', () => {
-  const facts = (events: StreamEvent[]) => foldFacts(events);
+  const facts = (events: DecodedEvent[]) => foldFacts(events);
   const m = [created(1, 'm1', 'a'), edited(3, 'm1', 1, 'a'), edited(2, 'm1', 1, 'a'), deleted(4, 'm1', 1, 'a')]
     .map((e) => facts([e]).messages.get('m1')!);
   const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 1, 3, 0, 2, 2]];
@@ -180,16 +180,18 @@ test('merge rules are commutative, associative and idempotent', () => {
   assert.equal(mergeThread(th[1]!, th[0]!).created_key, key(0));
 });
 
-test('invalid entries throw InvalidEventError (they end in the dead letters); other types are ignored', () => {
-  const bad: StreamEvent[] = [
-    { ...created(1, 'm1', 'a'), data: '{not json' },
-    { ...created(1, 'm1', 'a'), v: EVENT_VERSION + 1 },
-    ev(2, EVENT.messageCreated, { id: 'm2', threadId: TH, body: 'no sender' }),
-    ev(3, EVENT.readReceiptUpdated, { threadId: TH, userId: 'b', lastReadMessageId: 'm1', messageSeq: 'nope' }),
-    ev(4, EVENT.threadCreated, { id: TH, createdAt: createdAtOf(sq(4)), createdBy: 'a', participantIds: 'a' }),
-    ev(5, EVENT.messageDeleted, { id: 'm1', threadId: TH, senderId: 'a', seq: sq(1), createdAt: 'yesterday' }),
+test('entries the facts cannot hold never decode (the runner dead-letters them); other types are ignored', () => {
+  const raw = (n: number, type: string, data: unknown, v?: number) => rawEntry(sq(n), type, data, { threadId: TH }, v);
+  const message = { id: 'm1', threadId: TH, senderId: 'a', body: 'b', mentions: [], attachmentIds: [] };
+  const bad = [
+    raw(1, EVENT.messageCreated, '{not json'),
+    raw(1, EVENT.messageCreated, message, versionOf(EVENT.messageCreated) + 1),
+    raw(2, EVENT.messageCreated, { id: 'm2', threadId: TH, body: 'no sender' }),
+    raw(3, EVENT.readReceiptUpdated, { threadId: TH, userId: 'b', lastReadMessageId: 'm1', messageSeq: 'nope' }),
+    raw(4, EVENT.threadCreated, { id: TH, createdAt: createdAtOf(sq(4)), createdBy: 'a', participantIds: 'a' }),
+    raw(5, EVENT.messageDeleted, { id: 'm1', threadId: TH, senderId: 'a', seq: sq(1), createdAt: 'yesterday' }),
   ];
-  for (const e of bad) assert.throws(() => foldFacts([e]), InvalidEventError, e.data);
-  const other = foldFacts([ev(9, EVENT.inboxUpdated, { threadId: TH, perUser: {} }), ev(9, EVENT.typing, {})]);
+  for (const e of bad) assert.throws(() => decodeEvent(e), InvalidEventError, e.data);
+  const other = foldFacts([ev(9, EVENT.inboxUpdated, { threadId: TH, perUser: {} })]);
   assert.deepEqual(other, emptyFacts());
 });

@@ -1,8 +1,8 @@
 // Which failures the runner dead-letters at once (the entry's own data) and which it retries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entryFault } from '../../processors/entry-fault.js';
-import { InvalidEventError } from '../../processors/event-payload.js';
+import { InvalidEventError } from '../../core/events/index.js';
+import { entryFault } from '../../processors/runner.js';
 
 const pg = (code: string, message: string) => Object.assign(new Error(message), { name: 'PostgresError', code });
 
@@ -10,7 +10,8 @@ test('data exceptions (SQLSTATE class 22) and invalid events are the entry\'s fa
   assert.equal(entryFault(pg('22P02', 'invalid input syntax for type json')), 'postgres 22P02: invalid input syntax for type json');
   assert.match(entryFault(pg('22P05', 'unsupported Unicode escape sequence')) ?? '', /^postgres 22P05/);
   assert.match(entryFault(pg('22021', 'invalid byte sequence for encoding "UTF8": 0x00')) ?? '', /^postgres 22021/);
-  assert.equal(entryFault(new InvalidEventError('message.created 1-0: id must be a non-empty string')), 'message.created 1-0: id must be a non-empty string');
+  assert.equal(entryFault(new InvalidEventError({ type: 'message.created', seq: '1-0' }, 'id must be a non-empty string')),
+    'message.created 1-0: id must be a non-empty string');
   assert.ok((entryFault(pg('22001', 'x'.repeat(5000))) ?? '').length <= 300, 'the reason stays short');
 });
 

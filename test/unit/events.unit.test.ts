@@ -1,45 +1,48 @@
-// The stream envelope (core/events.ts): what the write path XADDs decodes to the same event, and the
+// The stream envelope (core/events/envelope.ts): what the write path XADDs decodes to the same event, and the
 // websocket frame of a message.created carries the message of the 202 body (seq and createdAt come
 // from the entry id, spliced into the stored payload).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EVENT, EVENT_VERSION, controlFrame, createdAtOf, decodeEvent, encodeEvent, personalData, personalizer, priorityOf, publicData, streamFrame,
+  EVENT, controlFrame, createdAtOf, decodeEntry, encodeEvent, personalData, personalizer, priorityOf, publicData, streamFrame, versionOf,
   type StreamEvent,
-} from '../../core/events.js';
+} from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
+import { rawEntry } from '../support/entries.js';
 
 const SEQ = '1700000000123-4' as Seq;
 
-test('encodeEvent writes short fields and decodeEvent reads them back', () => {
-  const data = { id: 'm_1', threadId: 'th_1', body: 'héllo "quoted" \\ 😀', mentions: ['bob'] };
+test('encodeEvent writes short fields with the type\'s own version and decodeEntry reads them back', () => {
+  const data = { id: 'm_1', threadId: 'th_1', senderId: 'alice', body: 'héllo "quoted" \\ 😀', mentions: ['bob'], attachmentIds: [] };
   const fields = encodeEvent({ type: EVENT.messageCreated, data, threadId: 'th_1', users: ['a', 'b'], actor: 'alice', traceId: 'tr1' });
-  assert.deepEqual(fields, ['t', 'message.created', 'v', String(EVENT_VERSION), 'd', JSON.stringify(data), 'th', 'th_1', 'u', 'a,b', 'a', 'alice', 'tr', 'tr1']);
-  const e = decodeEvent(SEQ, fields);
+  const v = versionOf(EVENT.messageCreated);
+  assert.deepEqual(fields, ['t', 'message.created', 'v', String(v), 'd', JSON.stringify(data), 'th', 'th_1', 'u', 'a,b', 'a', 'alice', 'tr', 'tr1']);
+  const e = decodeEntry(SEQ, fields);
   assert.deepEqual(e, {
-    seq: SEQ, type: 'message.created', v: EVENT_VERSION, data: JSON.stringify(data),
+    seq: SEQ, type: 'message.created', v, data: JSON.stringify(data),
     threadId: 'th_1', users: ['a', 'b'], actor: 'alice', traceId: 'tr1',
   });
 });
 
 test('optional routing fields are omitted when absent or empty', () => {
-  const fields = encodeEvent({ type: EVENT.typing, data: {}, users: [] });
-  assert.deepEqual(fields, ['t', 'typing', 'v', String(EVENT_VERSION), 'd', '{}']);
-  const e = decodeEvent(SEQ, fields);
+  const data = { threadId: 'th_1', userId: 'bob' };
+  const fields = encodeEvent({ type: EVENT.participantAdded, data, users: [] });
+  assert.deepEqual(fields, ['t', 'participant.added', 'v', String(versionOf(EVENT.participantAdded)), 'd', JSON.stringify(data)]);
+  const e = decodeEntry(SEQ, fields);
   assert.equal(e.threadId, undefined);
   assert.equal(e.users, undefined);
   assert.equal(e.actor, undefined);
 });
 
-test('decodeEvent ignores unknown fields and tolerates a dangling one', () => {
-  const e = decodeEvent(SEQ, ['t', 'thread.created', 'zz', 'ignored', 'v', '1', 'd', '{"a":1}', 'th']);
+test('decodeEntry ignores unknown fields and tolerates a dangling one', () => {
+  const e = decodeEntry(SEQ, ['t', 'thread.created', 'zz', 'ignored', 'v', '1', 'd', '{"a":1}', 'th']);
   assert.equal(e.type, 'thread.created');
   assert.equal(e.data, '{"a":1}');
   assert.equal(e.threadId, undefined);
 });
 
 function ev(type: string, data: unknown): StreamEvent {
-  return decodeEvent(SEQ, encodeEvent({ type: type as never, data: data as Record<string, unknown>, threadId: 'th_1' }));
+  return rawEntry(SEQ, type, data, { threadId: 'th_1' });
 }
 
 test('publicData of message.created is the stored message plus seq and createdAt from the entry id', () => {
@@ -97,7 +100,7 @@ test('personalizer: one parse per event; each recipient gets the shared fields p
     threadId: 'th1', lastMessageId: 'm1', lastPreviewText: 'a "quoted" \u2028 line',
     perUser: { alice: { unreadCount: 3, lastReadMessageId: null }, bob: { unreadCount: 0, lastReadMessageId: 'm1' }, carol: {}, dave: { threadId: 'own wins' } },
   };
-  const e = decodeEvent('1700000000000-0', encodeEvent({ type: EVENT.inboxUpdated, data, users: ['alice', 'bob', 'carol', 'dave', 'eve'] }));
+  const e = rawEntry('1700000000000-0', EVENT.inboxUpdated, data, { users: ['alice', 'bob', 'carol', 'dave', 'eve'] });
   const frameOf = personalizer(e);
   const { perUser, ...shared } = data;
   for (const u of ['alice', 'bob', 'carol', 'dave', 'eve', '__proto__', 'constructor']) {
@@ -105,7 +108,7 @@ test('personalizer: one parse per event; each recipient gets the shared fields p
     assert.deepEqual(JSON.parse(frameOf(u)), { ...shared, ...own }, u);
     assert.equal(frameOf(u), personalData(e, u), u);
   }
-  const empty = decodeEvent('1700000000000-1', encodeEvent({ type: EVENT.inboxUpdated, data: { perUser: { alice: { n: 1 } } } }));
+  const empty = rawEntry('1700000000000-1', EVENT.inboxUpdated, { perUser: { alice: { n: 1 } } });
   assert.deepEqual(JSON.parse(personalizer(empty)('alice')), { n: 1 });
   assert.deepEqual(JSON.parse(personalizer(empty)('bob')), {});
 });

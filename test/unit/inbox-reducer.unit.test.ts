@@ -2,17 +2,18 @@
 // message facts from created/updated/deleted entries, what a batch rewrites, and the opaque cursor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVENT, createdAtOf, decodeEvent, encodeEvent, type EventType, type StreamEvent } from '../../core/events.js';
+import { EVENT, createdAtOf, type DecodedEvent } from '../../core/events/index.js';
 import { AppError } from '../../core/errors.js';
 import { seqSortKey, type Seq } from '../../core/seq.js';
 import { inboxThreadsOf, planInbox } from '../../processors/inbox-reducer.js';
 import { PREVIEW_CHARS, foldFacts, previewText, seqOfKey, type MessageFact } from '../../processors/read-model-facts.js';
 import { decodeInboxCursor, encodeInboxCursor } from '../../projections/inbox.js';
+import { decodedEntry } from '../support/entries.js';
 
 const T0 = 1_700_000_000_000;
 const sq = (n: number) => `${T0 + n}-${n % 2}` as Seq;
-function ev(n: number, type: EventType, data: Record<string, unknown>, threadId = 'th_1'): StreamEvent {
-  return decodeEvent(sq(n), encodeEvent({ type, data, threadId }));
+function ev(n: number, type: string, data: Record<string, unknown>, threadId = 'th_1'): DecodedEvent {
+  return decodedEntry(sq(n), type, data, { threadId });
 }
 const msg = (n: number, id: string, body: string, attachmentIds: string[] = []) =>
   ev(n, EVENT.messageCreated, { id, threadId: 'th_1', senderId: 'a', body, mentions: [], attachmentIds });
@@ -46,7 +47,7 @@ test('message facts: created, updated (seq from the payload, content from the ed
     preview: 'edited', attachment_flag: false, body_key: seqSortKey(sq(5)), deleted: false,
   } satisfies MessageFact);
   assert.equal(foldFacts([msg(1, 'm1', 'x', ['att_1'])]).messages.get('m1')!.attachment_flag, true);
-  const d = foldFacts([ev(7, EVENT.messageDeleted, { id: 'm1', threadId: 'th_1', senderId: 'a', createdAt: createdAtOf(sq(1)), seq: sq(1) })]);
+  const d = foldFacts([ev(7, EVENT.messageDeleted, { id: 'm1', threadId: 'th_1', senderId: 'a', createdAt: createdAtOf(sq(1)), seq: sq(1), deletedBy: 'a' })]);
   assert.deepEqual([d.messages.get('m1')!.deleted, d.messages.get('m1')!.body_key, d.messages.get('m1')!.seq_key], [true, '', seqSortKey(sq(1))]);
   assert.equal(seqOfKey(seqSortKey(sq(7))), sq(7));
 });
@@ -63,7 +64,7 @@ test('planInbox: new or changed messages and created threads are recomputed; a r
   const stored = new Map([...batch.messages]);
   const again = planInbox(foldFacts([msg(1, 'm1', 'one')]), stored);
   assert.deepEqual([again.messages, again.recompute], [[], []]);
-  const del = planInbox(foldFacts([ev(9, EVENT.messageDeleted, { id: 'm2', threadId: 'th_1', senderId: 'a', createdAt: createdAtOf(sq(2)), seq: sq(2) })]), stored);
+  const del = planInbox(foldFacts([ev(9, EVENT.messageDeleted, { id: 'm2', threadId: 'th_1', senderId: 'a', createdAt: createdAtOf(sq(2)), seq: sq(2), deletedBy: 'a' })]), stored);
   assert.deepEqual([del.messages.map((m) => [m.message_id, m.deleted, m.preview]), del.recompute], [[['m2', true, 'two']], ['th_1']]);
 });
 

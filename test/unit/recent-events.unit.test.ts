@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecentEvents } from '../../gateway/ws/recent-events.js';
-import type { StreamEvent } from '../../core/events.js';
+import type { StreamEvent } from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
 
 const ev = (ms: number, n = 0): StreamEvent => ({ seq: `${ms}-${n}` as Seq, type: 'message.created', v: 1, data: '{}' });

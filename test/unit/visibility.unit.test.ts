@@ -4,7 +4,7 @@
 // nothing of a thread after leaving it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EVENT, type StreamEvent } from '../../core/events.js';
+import { EVENT, type StreamEvent } from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
 import { applyEvent, membershipBefore } from '../../gateway/ws/visibility.js';
 

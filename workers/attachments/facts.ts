@@ -5,7 +5,7 @@
 // without a database round trip.
 import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
-import { encodeEvent, type NewEvent } from '../../core/events.js';
+import { encodeEvent, type NewEvent } from '../../core/events/index.js';
 import { statusScript } from '../../core/lua-script.js';
 import { AppError } from '../../core/errors.js';
 import type { Seq } from '../../core/seq.js';

@@ -3,7 +3,7 @@
 import type { RedisClient } from '../../core/redis.js';
 import type { Sql } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
-import { EVENT, type NewEvent } from '../../core/events.js';
+import { EVENT, type NewEvent } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { registerTenant } from '../../core/tenants.js';
 import { settle } from './facts.js';
@@ -11,16 +11,18 @@ import { getAttachment, markRejected, type AttachmentRow, type RejectReason } fr
 import { quarantineKey, type ObjectStore } from '../storage/store.js';
 
 /** The uploader's event for a settled row: what the websocket sends as `data`. */
-export function settledEvent(row: AttachmentRow): NewEvent {
-  const data: Record<string, unknown> = row.status === 'ready'
-    ? {
+export function settledEvent(row: AttachmentRow): NewEvent<typeof EVENT.attachmentReady | typeof EVENT.attachmentRejected> {
+  const route = { users: [row.uploaderId], actor: row.uploaderId };
+  if (row.status !== 'ready') {
+    return { type: EVENT.attachmentRejected, data: { id: row.id, status: 'rejected', filename: row.filename, rejectReason: row.rejectReason }, ...route };
+  }
+  return {
+    type: EVENT.attachmentReady,
+    data: {
       id: row.id, status: 'ready', filename: row.filename, contentType: row.contentType, size: row.size, sha256: row.sha256,
       ...(row.thumbWidth && row.thumbHeight ? { thumbnail: { width: row.thumbWidth, height: row.thumbHeight } } : {}),
-    }
-    : { id: row.id, status: 'rejected', filename: row.filename, rejectReason: row.rejectReason };
-  return {
-    type: row.status === 'ready' ? EVENT.attachmentReady : EVENT.attachmentRejected,
-    data, users: [row.uploaderId], actor: row.uploaderId,
+    },
+    ...route,
   };
 }
 

@@ -1,8 +1,9 @@
 // The notification channels, their consumer groups and queues. One queue (stream) and one consumer
 // group per channel and tenant, so a slow provider only ever delays its own channel.
+import type { NotifyChannel } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 
-export const CHANNELS = ['inApp', 'email', 'push'] as const;
+export const CHANNELS = ['inApp', 'email', 'push'] as const satisfies readonly NotifyChannel[];
 export type Channel = (typeof CHANNELS)[number];
 
 /** Channels with an external provider (retries, breaker, status callbacks). */

@@ -1,5 +1,5 @@
 // What an email or push says: subject and text of one message's notification or of a digest.
-import type { DigestItem, Job } from './jobs.js';
+import type { DigestItem, Job } from '../../core/events/index.js';
 
 export interface Content {
   subject: string;

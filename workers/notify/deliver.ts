@@ -10,7 +10,7 @@ import os from 'node:os';
 import type { Config } from '../../config/index.js';
 import type { NotifyContext } from './context.js';
 import { backoffDelay } from '../../core/backoff.js';
-import type { StreamEvent } from '../../core/events.js';
+import { EVENT, type DigestItem, type Job, type StreamEvent } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { deadLetter } from '../../core/stream-commands.js';
 import { Breaker } from './breaker.js';
@@ -19,7 +19,7 @@ import { render } from './content.js';
 import { decide, decideChannel, decideMessage, type Decision } from './decide.js';
 import { loadFacts, type DeliveryFacts, type ItemRef } from './facts.js';
 import { deliverInApp } from './in-app.js';
-import { deliveryKey, emailMessageId, parseJob, pushIdempotencyKey, type DigestItem, type Job } from './jobs.js';
+import { deliveryKey, emailMessageId, pushIdempotencyKey } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { ProviderError, type Provider } from './providers/provider.js';
 import { outcomes, recordOutcome, releaseLease, scheduleJob, takeLease, type Outcome } from './queue.js';
@@ -84,7 +84,8 @@ export class ChannelDelivery {
 
   async handle(ctx: DeliverContext): Promise<void> {
     const { tenantId, sql, redis } = ctx;
-    const entries = ctx.events.map((e) => ({ e, job: parseJob(e.data) }));
+    // The group handles notification.job only: every entry's payload is a job, decoded by the runner.
+    const entries = ctx.events.flatMap((e) => (e.type === EVENT.notificationJob ? [{ e, job: e.payload }] : []));
     const updates: DeliveryUpdate[] = [];
     const known = await outcomes(redis, tenantId, entries.map((x) => x.job));
     const live = entries.filter((x, i) => {

@@ -2,11 +2,11 @@
 // attempt failed or whose provider refused them for good, each with its structured reason. A replay
 // puts the job back on its channel queue with a fresh attempt budget and clears its "dead" outcome
 // marker, in one script, so that two operators replaying the same entry enqueue it once.
-import { EVENT } from '../../core/events.js';
+import { EVENT, InvalidEventError, decodePayload, type Job } from '../../core/events/index.js';
+import type { Seq } from '../../core/seq.js';
 import type { RedisClient } from '../../core/redis.js';
 import { listDeadLetters, moveDeadLetter, type DeadLetterEntry } from '../../core/stream-commands.js';
 import { groupOf, queueOf, type Channel } from './channels.js';
-import { parseJob, type Job } from './jobs.js';
 import { outcomeKey } from './queue.js';
 
 export interface NotifyDeadLetter extends DeadLetterEntry {
@@ -17,8 +17,9 @@ export interface NotifyDeadLetter extends DeadLetterEntry {
 function withJob(channel: Channel, e: DeadLetterEntry): NotifyDeadLetter {
   let job: Job | null = null;
   try {
-    job = parseJob(e.data);
-  } catch {
+    job = decodePayload(EVENT.notificationJob, e.data, { seq: e.seq as Seq, v: e.v });
+  } catch (err) {
+    if (!(err instanceof InvalidEventError)) throw err;
     job = null; // a malformed entry is listed as it is; it cannot be replayed
   }
   return { ...e, channel, job };

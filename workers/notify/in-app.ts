@@ -6,11 +6,11 @@
 // the in-app channel group for jobs still on its queue (replayed dead letters, older deployments).
 import type { Config } from '../../config/index.js';
 import type { Sql } from '../../core/db.js';
-import { EVENT, createdAtOf } from '../../core/events.js';
+import { EVENT, createdAtOf, type MessageJob } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import type { RedisClient } from '../../core/redis.js';
 import type { Seq } from '../../core/seq.js';
-import { groupsOf, type MessageJob } from './jobs.js';
+import { groupsOf } from './jobs.js';
 import { publishInApp } from './queue.js';
 import { insertInApp, type InAppRow } from './store.js';
 

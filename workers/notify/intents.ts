@@ -6,18 +6,16 @@
 // not, is recorded: a row per channel that notifies, and on the in-app row the channels that did not
 // and why (notification_deliveries.skipped).
 import type { NotifyContext } from './context.js';
-import { EVENT, type StreamEvent } from '../../core/events.js';
+import { EVENT, type MessageJob } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { CHANNELS, INTERRUPTIVE, type Channel } from './channels.js';
 import { decideChannel, decideMessage, isUrgent, type Decision, type SkipReason } from './decide.js';
 import { deliverInApp } from './in-app.js';
 import { loadFacts, threadInfo } from './facts.js';
-import { notificationIdOf, previewOf, type MessageJob } from './jobs.js';
+import { notificationIdOf, previewOf } from './jobs.js';
 import { loadPreferences, type Preferences } from './preferences.js';
 import { addToDigest, enqueueJob } from './queue.js';
 import { cancelPending, deliveryKeyOf, upsertIntents, type IntentRow } from './store.js';
-
-export class InvalidMessageEventError extends Error {}
 
 interface MessageFacts {
   id: string;
@@ -30,27 +28,6 @@ interface MessageFacts {
   edit: boolean;
 }
 
-function parseMessage(e: StreamEvent): MessageFacts {
-  let d: Record<string, unknown>;
-  try {
-    d = JSON.parse(e.data) as Record<string, unknown>;
-  } catch {
-    throw new InvalidMessageEventError(`${e.type} ${e.seq}: payload is not JSON`);
-  }
-  const { id, threadId, senderId, body, mentions } = d;
-  if (typeof id !== 'string' || typeof threadId !== 'string' || typeof senderId !== 'string') {
-    throw new InvalidMessageEventError(`${e.type} ${e.seq}: id, threadId and senderId are required`);
-  }
-  const edit = e.type === EVENT.messageUpdated;
-  // message.created takes its seq from the entry id; message.updated carries the message's own.
-  const seq = edit && typeof d['seq'] === 'string' ? (d['seq'] as string) : e.seq;
-  return {
-    id, threadId, senderId, seq, edit,
-    body: typeof body === 'string' ? body : '',
-    mentions: Array.isArray(mentions) ? mentions.filter((m): m is string => typeof m === 'string') : [],
-  };
-}
-
 export type IntentContext = NotifyContext;
 
 export async function handleIntents(ctx: IntentContext): Promise<void> {
@@ -58,11 +35,17 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
   const messages: MessageFacts[] = [];
   const deletions: string[] = [];
   for (const e of ctx.events) {
-    if (e.type === EVENT.messageDeleted) {
-      const id = (JSON.parse(e.data) as { id?: unknown }).id;
-      if (typeof id === 'string') deletions.push(id);
-    } else if (e.type === EVENT.messageCreated || e.type === EVENT.messageUpdated) {
-      messages.push(parseMessage(e));
+    switch (e.type) {
+      case EVENT.messageDeleted:
+        deletions.push(e.payload.id);
+        break;
+      // message.created takes its seq from the entry id; message.updated carries the message's own.
+      case EVENT.messageCreated:
+        messages.push({ ...e.payload, seq: e.seq, edit: false });
+        break;
+      case EVENT.messageUpdated:
+        messages.push({ ...e.payload, edit: true });
+        break;
     }
   }
   if (deletions.length) await cancelPending(sql, tenantId, deletions);

@@ -1,18 +1,8 @@
-// A delivery job as it travels on a channel queue (and in the delayed set and the dead letters):
-// plain JSON with everything the channel needs, so a job never depends on the entry that made it.
+// Helpers over delivery jobs: previews, idempotency keys, in-app grouping. The job itself (the
+// payload of notification.job, plain JSON with everything the channel needs, so that a job never
+// depends on the entry that made it) is an event type of the catalog: core/events/notification.ts.
 import crypto from 'node:crypto';
-import type { Channel } from './channels.js';
-
-export interface DigestItem {
-  notificationId: string;
-  messageId: string;
-  threadId: string;
-  /** The message's seq (read checks). */
-  seq: string;
-  senderId: string;
-  /** The start of the message body (at most PREVIEW_CHARS characters). */
-  preview: string;
-}
+import type { Job, MessageJob } from '../../core/events/index.js';
 
 export const PREVIEW_CHARS = 140;
 
@@ -20,53 +10,6 @@ export const PREVIEW_CHARS = 140;
 export function previewOf(body: string, n = PREVIEW_CHARS): string {
   const chars = [...body];
   return chars.length <= n ? body : `${chars.slice(0, n - 1).join('')}…`;
-}
-
-interface JobBase {
-  channel: Channel;
-  userId: string;
-  /** Provider attempts made so far (0 for a fresh job). */
-  attempt: number;
-  /** When the work was first enqueued (ms): dispatch lag is measured from here. */
-  enqueuedAt: number;
-}
-
-/** One message for one recipient, delivered now (mentions, direct threads; and every in-app one). */
-export interface MessageJob extends JobBase, DigestItem {
-  kind: 'message';
-  urgent: boolean;
-  mention: boolean;
-  direct: boolean;
-  title: string | null;
-}
-
-/** One user's low-priority items of one digest window, sent together. */
-export interface DigestJob extends JobBase {
-  kind: 'digest';
-  digestId: string;
-  /** Items ever added to the window (items beyond the digest cap are only counted). */
-  total: number;
-  items: DigestItem[];
-}
-
-export type Job = MessageJob | DigestJob;
-
-export class InvalidJobError extends Error {}
-
-export function parseJob(data: string): Job {
-  let j: unknown;
-  try {
-    j = JSON.parse(data);
-  } catch {
-    throw new InvalidJobError('job payload is not JSON');
-  }
-  const o = j as Partial<Job> | null;
-  if (!o || typeof o !== 'object' || typeof o.userId !== 'string' || typeof o.channel !== 'string') {
-    throw new InvalidJobError('job payload lacks userId/channel');
-  }
-  if (o.kind === 'message' && typeof o.notificationId === 'string' && typeof o.messageId === 'string') return { attempt: 0, ...o } as Job;
-  if (o.kind === 'digest' && typeof o.digestId === 'string' && Array.isArray(o.items)) return { attempt: 0, total: o.items.length, ...o } as Job;
-  throw new InvalidJobError(`unknown job kind ${String(o.kind)}`);
 }
 
 /** What a job's idempotency keys (outcome marker, lease, Message-ID) are built from. */

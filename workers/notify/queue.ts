@@ -6,10 +6,10 @@ import crypto from 'node:crypto';
 import { keys } from '../../core/keys.js';
 import { luaScript, statusScript } from '../../core/lua-script.js';
 import type { RedisClient } from '../../core/redis.js';
-import { EVENT, EVENT_VERSION, encodeEvent, type NewEvent } from '../../core/events.js';
+import { EVENT, encodeEvent, versionOf, type DigestItem, type Job, type NewEvent } from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
 import type { Channel } from './channels.js';
-import { deliveryKey, type DigestItem, type Job } from './jobs.js';
+import { deliveryKey } from './jobs.js';
 
 const enqueueScript = statusScript('workers/notify/lua/enqueue.lua', ['ok', 'dup']);
 const digestAddScript = statusScript('workers/notify/lua/digest-add.lua', ['ok', 'dup']);
@@ -29,7 +29,7 @@ const TICK_LIMIT = 500;
 export async function enqueueJob(r: RedisClient, tenantId: string, job: Job, kind: 'urgent' | 'now'): Promise<boolean> {
   const res = await enqueueScript.run(r,
     [keys.notifyEnqueued(tenantId, deliveryKey(job), job.channel, kind), keys.notifyQueue(tenantId, job.channel)],
-    [MARKER_TTL_MS, EVENT.notificationJob, EVENT_VERSION, JSON.stringify(job)]);
+    [MARKER_TTL_MS, EVENT.notificationJob, versionOf(EVENT.notificationJob), JSON.stringify(job)]);
   return res.status === 'ok';
 }
 
@@ -84,7 +84,7 @@ export async function tick(
   const [moved, closed, nextRaw] = (await tickScript.run(r,
     [keys.notifyDelayed(tenantId, channel), keys.notifyQueue(tenantId, channel), keys.notifyDigest(tenantId, channel),
       keys.notifyDigestDue(tenantId, channel)],
-    [now, TICK_LIMIT, EVENT.notificationJob, EVENT_VERSION, channel])) as [number, number, string];
+    [now, TICK_LIMIT, EVENT.notificationJob, versionOf(EVENT.notificationJob), channel])) as [number, number, string];
   const next = Number(nextRaw);
   if (hint !== undefined) await dueHintScript.run(r, [keys.notifyDue(channel)], [tenantId, hint, next]);
   else if (next >= 0) await hintDue(r, tenantId, channel, next);
@@ -147,7 +147,9 @@ export async function releaseLease(r: RedisClient, tenantId: string, job: Job, t
  * Returns its seq; null when all were published before; 'partial' when only some were (publish
  * those alone: a single job is never partial). The markers last markerTtlMs (the replay window).
  */
-export async function publishInApp(r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent, markerTtlMs: number): Promise<Seq | null | 'partial'> {
+export async function publishInApp(
+  r: RedisClient, tenantId: string, jobs: Job[], e: NewEvent<typeof EVENT.notificationCreated>, markerTtlMs: number,
+): Promise<Seq | null | 'partial'> {
   const res = await publishScript.run(r, [keys.events(tenantId), ...jobs.map((j) => keys.notifyDone(tenantId, deliveryKey(j), j.channel))],
     [markerTtlMs, encodeOutcome({ kind: 'sent', providerId: 'in-app', at: Date.now() }), ...encodeEvent(e)]);
   if (res.status === 'partial') return 'partial';
