@@ -69,6 +69,26 @@ describe('the documents themselves', () => {
     }
   });
 
+  test('every JSON response example of docs/openapi.yaml matches its schema', () => {
+    const s = theSpec();
+    const shared = (s.openapi['components'] as { responses: Record<string, unknown> }).responses;
+    let checked = 0;
+    for (const o of s.operations()) {
+      for (const [status, r] of Object.entries(o.operation['responses'] as Record<string, { $ref?: string }>)) {
+        const response = (r.$ref ? shared[r.$ref.replace('#/components/responses/', '')] : r) as
+          { content?: Record<string, { example?: unknown; examples?: Record<string, { value: unknown }> }> };
+        const json = response.content?.['application/json'];
+        const examples = [...(json && 'example' in json ? [json.example] : []), ...Object.values(json?.examples ?? {}).map((e) => e.value)];
+        for (const ex of examples) {
+          checked++;
+          const problem = responseProblem(o.method, o.path.replace(/\{[^}]+\}/g, 'x'), Number(status), 'application/json', ex);
+          assert.equal(problem, undefined, `the example of ${o.method} ${o.path} ${status}`);
+        }
+      }
+    }
+    assert.ok(checked > 20, `${checked} examples checked`);
+  });
+
   test('every server message of docs/asyncapi.yaml compiles, and its examples match it', () => {
     const s = theSpec();
     assert.ok(s.serverMessages.size > 15, 'the send operations name the server messages');
