@@ -9,6 +9,7 @@ import { FRAME, controlFrame } from '../core/events/index.js';
 import { sleep } from '../core/backoff.js';
 import { loadNativeUws } from './uws.js';
 import { Router } from './http/router.js';
+import { recordRoutes, type RouteEntry } from './http/route-table.js';
 import { Hub } from './ws/hub.js';
 import { registerWs } from './ws/socket.js';
 import { Typing } from './ws/typing.js';
@@ -29,6 +30,8 @@ export interface Gateway {
   hub: Hub;
   flags: Flags;
   presence: PresenceService;
+  /** Every route registered on this gateway's app (gateway/http/route-table.ts). */
+  routes: readonly RouteEntry[];
   /** Stop accepting, ask every client to reconnect, close sockets spread over the drain window. */
   drain(windowMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -40,7 +43,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   redis.on('error', (err) => log.warn({ err }, 'redis error'));
   const sql = createSql(config, { app: 'chorus-gateway' });
   const auth = await createAuthenticator(config);
-  const app = uws.App();
+  const { app, routes } = recordRoutes(uws.App());
   const hub = new Hub(config, redis, log);
   const flags = new Flags(redis, { typing: config.gateway.typingEnabled }, log);
   flags.start();
@@ -76,7 +79,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
 
   return {
-    port, redis, sql, hub, flags, presence,
+    port, redis, sql, hub, flags, presence, routes,
     async drain(windowMs = config.gateway.drainWindowMs) {
       accepting = false;
       stopListening();

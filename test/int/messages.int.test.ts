@@ -4,33 +4,19 @@
 // processor's projection: it runs as a child process here, as in production.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
 import { isId } from '../../core/ids.js';
 import { compareSeq, isSeq, seqMillis, type Seq } from '../../core/seq.js';
 import {
-  Tenant, assertError, config, createAuthenticator, migrateDb, startPersist, startTestGateway, stopRole, streamOf,
-  testRedis, waitFor, type MessageBody, type TestGateway, type User,
+  Tenant, assertError, startPersist, stopRole, streamOf, waitFor, type MessageBody, type User,
 } from '../support/api.js';
 import type { RoleProcess } from '../support/env.js';
+import { useStack } from '../support/stack.js';
 
-let gw: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
-
-before(async () => {
-  await migrateDb(config);
-  gw = await startTestGateway(config);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-});
-after(async () => {
-  redis?.disconnect();
-  await gw?.close();
-});
+const stack = useStack({ prefix: 'msg' });
+const { config } = stack;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const tenant = () => new Tenant(gw.api, auth, 'msg');
+const tenant = () => stack.tenant();
 
 /** alice and bob in one thread; dave in the tenant but not in the thread. */
 async function scene() {
@@ -41,7 +27,7 @@ async function scene() {
 }
 
 async function createdEvents(t: Tenant) {
-  return (await streamOf(redis, t.id)).filter((e) => e.type === 'message.created');
+  return (await streamOf(stack.redis, t.id)).filter((e) => e.type === 'message.created');
 }
 
 describe('POST /api/messages', () => {
@@ -127,14 +113,14 @@ describe('POST /api/messages', () => {
       assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
       assertError(r, 400, 'invalid_request');
     }
-    assertError(await gw.api.request('POST', '/api/messages', { token: alice.token, raw: '{"threadId":', contentType: 'application/json' }), 400, 'invalid_json');
-    assertError(await gw.api.request('POST', '/api/messages', { token: alice.token, raw: JSON.stringify({ threadId: th.id, body: 'x' }), contentType: 'text/plain' }), 415);
+    assertError(await stack.gw.api.request('POST', '/api/messages', { token: alice.token, raw: '{"threadId":', contentType: 'application/json' }), 400, 'invalid_json');
+    assertError(await stack.gw.api.request('POST', '/api/messages', { token: alice.token, raw: JSON.stringify({ threadId: th.id, body: 'x' }), contentType: 'text/plain' }), 415);
   });
 
   test('413 for a request body over the limit', async () => {
     const { alice, th } = await scene();
     const raw = JSON.stringify({ threadId: th.id, body: 'x'.repeat(config.ingest.maxBodyBytes) });
-    assertError(await gw.api.request('POST', '/api/messages', { token: alice.token, raw, contentType: 'application/json' }), 413, 'payload_too_large');
+    assertError(await stack.gw.api.request('POST', '/api/messages', { token: alice.token, raw, contentType: 'application/json' }), 413, 'payload_too_large');
   });
 
   test('mentions are deduplicated', async () => {
@@ -215,7 +201,7 @@ describe('PATCH /api/messages/:messageId', () => {
     for (const k of ['threadId', 'senderId', 'createdAt', 'seq', 'clientMessageId', 'mentions', 'attachmentIds'] as const) {
       assert.deepEqual(e[k], m[k], `${k} survives an edit`);
     }
-    const updated = (await streamOf(redis, t.id)).filter((x) => x.type === 'message.updated');
+    const updated = (await streamOf(stack.redis, t.id)).filter((x) => x.type === 'message.updated');
     assert.equal(updated.length, 1);
     assert.equal(JSON.parse(updated[0]!.data).body, 'final');
   });
@@ -226,7 +212,7 @@ describe('PATCH /api/messages/:messageId', () => {
     assertError(await bob.edit(m.id, 'hijack'), 403);
     assertError(await dave.edit(m.id, 'hijack'), 403);
     assertError(await root.edit(m.id, 'hijack'), 403);
-    assert.equal((await streamOf(redis, t.id)).filter((x) => x.type === 'message.updated').length, 0);
+    assert.equal((await streamOf(stack.redis, t.id)).filter((x) => x.type === 'message.updated').length, 0);
   });
 
   test('404 for an unknown message (or another tenant\'s), 409 after delete', async () => {
@@ -243,9 +229,9 @@ describe('PATCH /api/messages/:messageId', () => {
     const { alice, th } = await scene();
     const m = await alice.say(th.id, 'x');
     for (const body of [{}, { body: '' }, { body: 'x'.repeat(4001) }, { body: 1 }, { body: 'a\u0000' }]) {
-      assertError(await gw.api.patch(`/api/messages/${m.id}`, alice.token, body), 400, 'invalid_request');
+      assertError(await stack.gw.api.patch(`/api/messages/${m.id}`, alice.token, body), 400, 'invalid_request');
     }
-    assertError(await gw.api.request('PATCH', `/api/messages/${m.id}`, { token: alice.token, raw: 'body=x', contentType: 'text/plain' }), 415);
+    assertError(await stack.gw.api.request('PATCH', `/api/messages/${m.id}`, { token: alice.token, raw: 'body=x', contentType: 'text/plain' }), 415);
   });
 
   test('a sender who left the thread can no longer edit', async () => {
@@ -263,7 +249,7 @@ describe('DELETE /api/messages/:messageId', () => {
     const r = await alice.remove(m.id);
     assert.equal(r.status, 202, r.text);
     assert.equal((await alice.remove(m.id)).status, 202);
-    const deleted = (await streamOf(redis, t.id)).filter((x) => x.type === 'message.deleted');
+    const deleted = (await streamOf(stack.redis, t.id)).filter((x) => x.type === 'message.deleted');
     assert.equal(deleted.length, 1);
     const d = JSON.parse(deleted[0]!.data);
     assert.equal(d.id, m.id);
@@ -282,7 +268,7 @@ describe('DELETE /api/messages/:messageId', () => {
     const m = await alice.say(th.id, 'keep');
     assertError(await bob.remove(m.id), 403);
     assertError(await dave.remove(m.id), 403);
-    assert.equal((await streamOf(redis, t.id)).filter((x) => x.type === 'message.deleted').length, 0);
+    assert.equal((await streamOf(stack.redis, t.id)).filter((x) => x.type === 'message.deleted').length, 0);
     assert.equal((await alice.edit(m.id, 'still editable')).status, 202);
   });
 
@@ -295,7 +281,7 @@ describe('DELETE /api/messages/:messageId', () => {
 
 describe('GET /api/threads/:threadId/messages', () => {
   let persist: RoleProcess | undefined;
-  before(async () => { persist = await startPersist(config, gw.api, auth); });
+  before(async () => { persist = await startPersist(config, stack.gw.api, stack.auth); });
   after(async () => { await stopRole(persist); });
 
   /** Waits until the timeline of `u` satisfies `ok` (the projection lags the 202 by < 1 s p99). */

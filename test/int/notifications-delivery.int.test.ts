@@ -2,59 +2,33 @@
 // schedule (exponential backoff with jitter), the dead letters after the last attempt and their
 // replay, permanent failures, the circuit breaker opening and closing, idempotency under duplicated
 // jobs, and a slow email provider that delays nothing but email.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Config } from '../../config/index.js';
-import { createSql, type Sql } from '../../core/db.js';
 import { createLogger } from '../../core/logger.js';
 import { EVENT, encodeEvent, type MessageJob } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import { metrics } from '../../core/metrics.js';
-import type { RedisClient } from '../../core/redis.js';
-import type { ProcessorGroup } from '../../processors/group.js';
 import { listNotifyDeadLetters } from '../../workers/notify/dlq.js';
 import { notificationIdOf, previewOf } from '../../workers/notify/jobs.js';
 import { REPO_ROOT, testEnv } from '../support/env.js';
 import {
-  config as baseConfig, createAuthenticator, migrateDb, startTestGateway, testRedis, waitFor, sleep, Tenant, type MessageBody, type TestGateway, type User,
+  config as baseConfig, waitFor, sleep, Tenant, type MessageBody, type User,
 } from '../support/api.js';
-import { attemptsOf, breakerState, ensureSinks, mailsOf, notifyTestConfig, pushesOf, setSink, startNotifyGroups } from '../support/notify.js';
+import {
+  attemptsOf, breakerState, mailsOf, notifyTestConfig, pushesOf, setSink, startNotifyGroups, useNotifyStack,
+} from '../support/notify.js';
 
 const PREFIX = 'ndl';
 const log = createLogger({ role: 'test', level: 'fatal' });
 const RETRY = { baseMs: 200, factor: 2, capMs: 2000, maxAttempts: 6 };
 const config = notifyTestConfig(baseConfig, { retry: RETRY });
-let gw: TestGateway;
-let sql: Sql;
-let redis: RedisClient;
-let groups: ProcessorGroup[] = [];
-let sinks: { stop(): Promise<void> };
-let auth: Awaited<ReturnType<typeof createAuthenticator>>;
-
-before(async () => {
-  await migrateDb(config);
-  sql = createSql(config, { max: 8, app: 'test-notify-delivery' });
-  redis = testRedis(config);
-  sinks = await ensureSinks(config, log);
-  gw = await startTestGateway(config);
-  auth = await createAuthenticator(config);
-  groups = await startNotifyGroups(config, sql, log, (t) => t.startsWith(`${PREFIX}_`));
-});
-
-after(async () => {
-  setSink(config, 'smtp-sink', {});
-  setSink(config, 'push-sink', {});
-  await Promise.all(groups.map((g) => g.stop()));
-  await gw?.close();
-  await sql?.end({ timeout: 5 });
-  redis?.disconnect();
-  await sinks?.stop();
-});
+const { stack } = useNotifyStack({ prefix: PREFIX, config, log, sql: { max: 8, app: 'test-notify-delivery' } });
 
 async function pair(prefix = PREFIX): Promise<{ t: Tenant; alice: User; bob: User }> {
-  const t = new Tenant(gw.api, auth, prefix);
+  const t = new Tenant(stack.gw.api, stack.auth, prefix);
   const [alice, bob] = await Promise.all([t.user('alice'), t.user('bob')]);
   const r = await bob.api.request('PUT', '/api/notification-preferences', {
     token: bob.token, json: { channels: { inApp: true, email: true, push: true }, email: 'bob@example.test', pushEndpoint: 'https://push.example.test/bob' },
@@ -115,7 +89,7 @@ test('dead letters after the last attempt, with a structured reason; replay thro
   assert.deepEqual([e.reason, e.attempts], ['failed', RETRY.maxAttempts]);
   await sleep(500);
   assert.equal(attemptsOf(config, 'push-sink', t.id).length, RETRY.maxAttempts, 'no attempt after the last');
-  const [dead, ...more] = await listNotifyDeadLetters(redis, t.id, 'push');
+  const [dead, ...more] = await listNotifyDeadLetters(stack.redis, t.id, 'push');
   assert.equal(more.length, 0);
   assert.equal(dead!.reason?.['code'], 'max_attempts');
   assert.equal(dead!.reason?.['attempts'], RETRY.maxAttempts);
@@ -139,7 +113,7 @@ test('dead letters after the last attempt, with a structured reason; replay thro
   }, 10_000);
   assert.equal(sent.reason, 'sent_via_push');
   assert.equal(pushesOf(config, t.id).length, 1);
-  assert.equal((await listNotifyDeadLetters(redis, t.id, 'push')).length, 0);
+  assert.equal((await listNotifyDeadLetters(stack.redis, t.id, 'push')).length, 0);
   const again = await cli(['notify-dlq', 'replay', '--tenant', t.id, '--channel', 'push', '--id', dead!.id]);
   assert.equal(again.code, 1, 'a dead letter is replayed once');
 });
@@ -153,7 +127,7 @@ test('a permanent refusal goes to the dead letters at once, without retries', as
     return x.status === 'failed' ? x : undefined;
   }, 10_000);
   assert.equal(e.attempts, 1);
-  const [dead] = await listNotifyDeadLetters(redis, t.id, 'email');
+  const [dead] = await listNotifyDeadLetters(stack.redis, t.id, 'email');
   assert.equal(dead!.reason?.['code'], 'permanent_failure');
   assert.equal(dead!.reason?.['errorCode'], 'smtp_550');
   setSink(config, 'smtp-sink', {});
@@ -170,13 +144,13 @@ test('redelivered and duplicated jobs never send twice (outcome marker, Message-
       kind: 'message', channel, userId: 'bob', attempt: 0, enqueuedAt: Date.now(), notificationId: notificationIdOf(m.id, 'bob'),
       messageId: m.id, threadId: th.id, seq: m.seq, senderId: 'alice', preview: previewOf(m.body), urgent: true, mention: false, direct: true, title: null,
     };
-    for (let i = 0; i < 3; i++) await redis.xadd(keys.notifyQueue(t.id, channel), '*', ...encodeEvent({ type: EVENT.notificationJob, data: job }));
+    for (let i = 0; i < 3; i++) await stack.redis.xadd(keys.notifyQueue(t.id, channel), '*', ...encodeEvent({ type: EVENT.notificationJob, data: job }));
   }
   await sleep(1000);
   assert.equal(mailsOf(config, t.id).length, 1);
   assert.equal(pushesOf(config, t.id).length, 1);
   assert.equal(attemptsOf(config, 'smtp-sink', t.id).length, 1, 'the outcome marker stops a repeat before the provider');
-  const events = (await redis.xrange(keys.events(t.id), '-', '+')).filter(([, f]) => f.includes(EVENT.notificationCreated));
+  const events = (await stack.redis.xrange(keys.events(t.id), '-', '+')).filter(([, f]) => f.includes(EVENT.notificationCreated));
   assert.equal(events.length, 1, 'one notification.created');
 });
 
@@ -207,14 +181,14 @@ test('circuit breaker: sustained failures open it (calls stop, alert raised), a 
     retry: { baseMs: 50, factor: 2, capMs: 200, maxAttempts: 50 }, breaker: { threshold: 3, openMs: 1500, alertAfterMs: 300 },
   });
   const provider = bconfig.notify.email.provider;
-  const bgroups = await startNotifyGroups(bconfig, sql, log, (x) => x.startsWith('nbr_'));
+  const bgroups = await startNotifyGroups(bconfig, stack.sql, log, (x) => x.startsWith('nbr_'));
   try {
     const { t, alice, bob } = await pair('nbr');
     setSink(config, 'smtp-sink', { tenant: t.id, fail: 'transient' });
     const th = await alice.thread(['bob']);
     const ms: MessageBody[] = [];
     for (let i = 0; i < 5; i++) ms.push(await alice.say(th.id, `message ${i}`));
-    await waitFor('the breaker to open', async () => (await breakerState(redis, provider)) === 'open', 10_000, 20);
+    await waitFor('the breaker to open', async () => (await breakerState(stack.redis, provider)) === 'open', 10_000, 20);
     const openedAt = Date.now();
     await sleep(50); // calls already under way when it opened still finish
     const opened = attemptsOf(config, 'smtp-sink', t.id).length;
@@ -226,10 +200,10 @@ test('circuit breaker: sustained failures open it (calls stop, alert raised), a 
     assert.ok(opened < 15, `${opened} calls before it opened`);
     const before = attemptsOf(config, 'smtp-sink', t.id).length;
     await waitFor('a failed probe to open it again', async () => attemptsOf(config, 'smtp-sink', t.id).length > before, 5000, 50);
-    assert.equal(await breakerState(redis, provider), 'open');
+    assert.equal(await breakerState(stack.redis, provider), 'open');
 
     setSink(config, 'smtp-sink', {});
-    await waitFor('the breaker to close', async () => (await breakerState(redis, provider)) === 'closed', 10_000, 50);
+    await waitFor('the breaker to close', async () => (await breakerState(stack.redis, provider)) === 'closed', 10_000, 50);
     await waitFor('every email', async () => mailsOf(config, t.id).length === ms.length, 10_000, 50);
     // The status follows the handoff by the batch's status write.
     await waitFor('every email status to be sent', async () => {

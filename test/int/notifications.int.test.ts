@@ -1,24 +1,21 @@
 // The notification pipeline against the real Redis, Postgres, SMTP sink and push sink: the
 // preferences API, each channel, each preference rule, digests, cancellation on delete, explain,
 // and the provider status callback.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSql, withTenant, type Sql } from '../../core/db.js';
+import { withTenant } from '../../core/db.js';
 import { createLogger } from '../../core/logger.js';
-import type { ProcessorGroup } from '../../processors/group.js';
 import { WsClient } from '../support/ws-client.js';
 import {
-  assertError, config as baseConfig, createAuthenticator, migrateDb, startTestGateway, testRedis, waitFor, sleep,
-  Tenant, type MessageBody, type TestGateway, type User,
+  assertError, config as baseConfig, waitFor, sleep, Tenant, type MessageBody, type User,
 } from '../support/api.js';
 import {
-  deliveriesOf, ensureSinks, mailsOf, notifyTestConfig, pushesOf, setSink, signed, startNotifyGroups,
+  deliveriesOf, mailsOf, notifyTestConfig, pushesOf, signed, useNotifyStack,
 } from '../support/notify.js';
-import type { RedisClient } from '../../core/redis.js';
 import { EVENT } from '../../core/events/index.js';
 import { keys } from '../../core/keys.js';
 import { appendEvent, groupStats } from '../../core/stream-commands.js';
-import { startProcessorGroup } from '../../processors/group.js';
+import { startProcessorGroup, type ProcessorGroup } from '../../processors/group.js';
 import { notifyEmail } from '../../processors/notify-channels.js';
 import { queueOf } from '../../workers/notify/channels.js';
 import { localMinutes } from '../../workers/notify/quiet-hours.js';
@@ -27,35 +24,10 @@ import { sign } from '../../workers/notify/callbacks.js';
 const PREFIX = 'ntf';
 const log = createLogger({ role: 'test', level: 'fatal' });
 const config = notifyTestConfig(baseConfig);
-let gw: TestGateway;
-let sql: Sql;
-let redis: RedisClient;
-let groups: ProcessorGroup[] = [];
-let sinks: { stop(): Promise<void> };
-let auth: Awaited<ReturnType<typeof createAuthenticator>>;
-
-before(async () => {
-  await migrateDb(config);
-  sql = createSql(config, { max: 6, app: 'test-notify' });
-  redis = testRedis(config);
-  sinks = await ensureSinks(config, log);
-  setSink(config, 'smtp-sink', {});
-  setSink(config, 'push-sink', {});
-  gw = await startTestGateway(config);
-  auth = await createAuthenticator(config);
-  groups = await startNotifyGroups(config, sql, log, (t) => t.startsWith(`${PREFIX}_`));
-});
-
-after(async () => {
-  await Promise.all(groups.map((g) => g.stop()));
-  await gw?.close();
-  await sql?.end({ timeout: 5 });
-  redis?.disconnect();
-  await sinks?.stop();
-});
+const { stack, groups } = useNotifyStack({ prefix: PREFIX, config, log, sql: { max: 6, app: 'test-notify' } });
 
 async function people(...names: string[]): Promise<{ t: Tenant; users: User[] }> {
-  const t = new Tenant(gw.api, auth, PREFIX);
+  const t = new Tenant(stack.gw.api, stack.auth, PREFIX);
   return { t, users: await Promise.all(names.map((n) => t.user(n))) };
 }
 
@@ -267,10 +239,10 @@ test('a channel that cannot notify costs no row: one decision row per recipient,
   assert.deepEqual([b['email']?.status, b['push']?.status], ['suppressed', 'suppressed']);
   const c = await settled(carol!, m.id);
   assert.deepEqual([c['inApp']?.reason, c['email']?.reason, c['push']?.reason], ['sent_via_in_app', 'channel_disabled', 'channel_disabled']);
-  const rows = await withTenant(sql, t.id, (tx) => tx<{ user_id: string; channel: string }[]>`
+  const rows = await withTenant(stack.sql, t.id, (tx) => tx<{ user_id: string; channel: string }[]>`
     select user_id, channel from notification_deliveries where tenant_id = ${t.id} and message_id = ${m.id} order by user_id, channel`);
   assert.deepEqual(rows.map((r) => `${r.user_id}/${r.channel}`), ['bob/inApp', 'carol/inApp']);
-  assert.equal(await redis.xlen(keys.notifyQueue(t.id, 'inApp')), 0, 'in-app is delivered by the intents stage, not through its queue');
+  assert.equal(await stack.redis.xlen(keys.notifyQueue(t.id, 'inApp')), 0, 'in-app is delivered by the intents stage, not through its queue');
   const feed = await bob!.api.get('/api/notifications', bob!.token);
   assert.equal(feed.status, 200);
   const item = (feed.body.notifications as { messageId: string; status: Record<string, string> }[]).find((n) => n.messageId === m.id);
@@ -281,7 +253,7 @@ test('rule active elsewhere: an online user gets the in-app notification on thei
   const { t, users: [alice, bob] } = await people('alice', 'bob');
   await prefs(bob!, ALL_ON(bob!));
   const th = await alice!.thread(['bob']);
-  const { client } = await WsClient.open(gw.wsUrl, { token: bob!.token });
+  const { client } = await WsClient.open(stack.gw.wsUrl, { token: bob!.token });
   try {
     await waitFor('bob online', async () => {
       const r = await bob!.api.get('/api/presence?userIds=bob', bob!.token);
@@ -327,9 +299,9 @@ test('rule not a participant: a user removed before delivery is not notified', a
   // Two orders are possible: the intent was made while dave was still a participant (then delivery
   // re-checks and suppresses it), or the removal came first (then dave gets no intent at all).
   const rows = await waitFor('dave\'s digest decisions', async () => {
-    const d = await deliveriesOf(sql, t.id, m.id, 'dave');
+    const d = await deliveriesOf(stack.sql, t.id, m.id, 'dave');
     if (d.get('email')?.status === 'suppressed' && d.get('push')?.status === 'suppressed') return d;
-    const bob = await deliveriesOf(sql, t.id, m.id, 'bob');
+    const bob = await deliveriesOf(stack.sql, t.id, m.id, 'bob');
     return d.size === 0 && bob.size > 0 ? d : undefined;
   }, 20_000);
   if (rows.size) {
@@ -365,16 +337,16 @@ test('message.deleted before delivery cancels its pending notifications (digest 
     await waitFor('the email job to be queued', async () => (await explainFor(bob!, m.id))['email']?.status === 'queued');
     assert.equal((await alice!.remove(m.id)).status, 202);
     await waitFor('the cancellation', async () => (await explainFor(bob!, m.id))['email']?.status === 'cancelled');
-    restarted = await startProcessorGroup({ definition: notifyEmail, config, sql, log, consumers: 1, accept: (x) => x === t.id });
+    restarted = await startProcessorGroup({ definition: notifyEmail, config, sql: stack.sql, log, consumers: 1, accept: (x) => x === t.id });
     await waitFor('the email queue to drain', async () => {
-      const s = await groupStats(redis, t.id, 'notify-email', queueOf('email'));
+      const s = await groupStats(stack.redis, t.id, 'notify-email', queueOf('email'));
       return s !== null && s.lag === 0 && s.pending === 0;
     }, 10_000);
     assert.equal(mailsOf(config, t.id).filter((x) => x.to.includes('bob@example.test') && /call me/.test(x.text)).length, 0);
     assert.equal((await explainFor(bob!, m.id))['email']?.reason, 'message_deleted');
   } finally {
     await restarted?.stop();
-    groups[EMAIL] = await startProcessorGroup({ definition: notifyEmail, config, sql, log, consumers: 1, accept: (x) => x.startsWith(`${PREFIX}_`) });
+    groups[EMAIL] = await startProcessorGroup({ definition: notifyEmail, config, sql: stack.sql, log, consumers: 1, accept: (x) => x.startsWith(`${PREFIX}_`) });
   }
 });
 
@@ -385,7 +357,7 @@ test('an edit that adds a mention upgrades the waiting digest item to an urgent 
   const m = await alice!.say(th.id, 'meeting at 3');
   await waitFor('the digest item', async () => (await explainFor(carol!, m.id))['email']?.status === 'digest_pending');
   // The API keeps an edit's mentions; a message.updated that adds one (a future edit shape) is honoured.
-  await appendEvent(redis, t.id, {
+  await appendEvent(stack.redis, t.id, {
     type: EVENT.messageUpdated, threadId: th.id, actor: 'alice',
     data: { ...m, body: 'meeting at 3, @carol', mentions: ['carol'], editedAt: new Date().toISOString() },
   });
@@ -440,7 +412,7 @@ test('provider callback: signed status updates move the delivery forward; bad si
   const [n] = (await bob!.api.get('/api/notifications', bob!.token)).body.notifications;
   const secret = config.notify.email.callbackSecret as string;
   const post = (channel: string, raw: string, signature?: string) =>
-    gw.api.request('POST', `/api/providers/${channel}/callback`, { raw, contentType: 'application/json', headers: signature ? { 'x-chorus-signature': signature } : {} });
+    stack.gw.api.request('POST', `/api/providers/${channel}/callback`, { raw, contentType: 'application/json', headers: signature ? { 'x-chorus-signature': signature } : {} });
   const ok = signed(secret, { tenantId: t.id, notificationId: n.id, status: 'delivered', providerMessageId: 'prov-1' });
   assert.equal((await post('email', ok.raw, ok.signature)).status, 204);
   const e = await explainFor(bob!, m.id);
@@ -466,7 +438,7 @@ test('provider callback: signed status updates move the delivery forward; bad si
 test('in-app: recipients of a message share notification.created entries, and each socket gets its own notification', async () => {
   const { t, users: [alice, bob, carol, dave] } = await people('alice', 'bob', 'carol', 'dave');
   const th = await alice!.thread(['bob', 'carol', 'dave']);
-  const opened = await Promise.all([bob!, carol!, dave!].map((u) => WsClient.open(gw.wsUrl, { token: u.token })));
+  const opened = await Promise.all([bob!, carol!, dave!].map((u) => WsClient.open(stack.gw.wsUrl, { token: u.token })));
   try {
     const m = await alice!.say(th.id, 'hello @carol', { mentions: ['carol'] });
     const frames = await Promise.all(opened.map(({ client }) =>
@@ -481,7 +453,7 @@ test('in-app: recipients of a message share notification.created entries, and ea
       assert.equal(feed.status, 200, feed.text);
       assert.ok(feed.body.notifications.some((n: { id: string }) => n.id === d.id), 'the frame names the row of the feed');
     }
-    const entries = (await redis.xrange(keys.events(t.id), '-', '+')).filter(([, f]) => f[f.indexOf('t') + 1] === EVENT.notificationCreated);
+    const entries = (await stack.redis.xrange(keys.events(t.id), '-', '+')).filter(([, f]) => f[f.indexOf('t') + 1] === EVENT.notificationCreated);
     // Jobs of one message read in the same batch share an entry (how many share one depends on how
     // the in-app group's reads fall: groupsOf is unit-tested); every recipient is in exactly one.
     const users = entries.flatMap(([, f]) => f[f.indexOf('u') + 1]!.split(','));

@@ -2,12 +2,11 @@
 // the summary threshold sends presence.summary to affected subscribers instead of per-user deltas,
 // leaves the mode below the recovery watermark with a catch-up batch, and every subscriber's view
 // equals the true state within 2 s of the end of a burst, with no stale online.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { config, migrateDb, startTestGateway, Tenant, createAuthenticator, testRedis, sleep, waitFor, log, type TestGateway } from '../support/api.js';
-import { WsClient, closeAll, type Frame } from '../support/ws-client.js';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
+import { config, sleep, waitFor, log, type TestGateway } from '../support/api.js';
+import { useStack } from '../support/stack.js';
+import type { WsClient, Frame } from '../support/ws-client.js';
 import type { Config } from '../../config/index.js';
 import { keys } from '../../core/keys.js';
 import { metrics } from '../../core/metrics.js';
@@ -25,28 +24,15 @@ const cfg = (o: Partial<Config['presence']>): Config => ({ ...config, presence: 
 const summaryCfg = cfg({ summaryThreshold: 50, summaryRecovery: 10 });
 const normalCfg = cfg({});
 
-let gwS: TestGateway;
-let gwN: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
 let other: Publisher;
-const clients: WsClient[] = [];
 
-before(async () => {
-  await migrateDb(config);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-  other = new Publisher(normalCfg, redis, log);
-  gwS = await startTestGateway(config, { presence: summaryCfg.presence });
-  gwN = await startTestGateway(config, { presence: normalCfg.presence });
-});
-
-after(async () => {
-  await closeAll(clients);
-  await other?.stop();
-  await gwS?.close();
-  await gwN?.close();
-  redis?.disconnect();
+const stack = useStack({
+  prefix: 'pburst',
+  gateways: { summary: { presence: summaryCfg.presence }, normal: { presence: normalCfg.presence } },
+  async setup(s) {
+    other = new Publisher(normalCfg, s.redis, log);
+    s.defer(() => other.stop());
+  },
 });
 
 interface Update { userId: string; status: string; version: number }
@@ -61,8 +47,7 @@ function viewOf(c: WsClient): Map<string, Update> {
 }
 
 async function subscriber(t: TestGateway, token: string, threadId: string, expect: number): Promise<WsClient> {
-  const { client } = await WsClient.open(t.wsUrl, { token });
-  clients.push(client);
+  const { client } = await stack.open(undefined, token, { on: t });
   client.send({ type: 'presence.subscribe', data: { threadIds: [threadId] } });
   await waitFor('the subscription snapshot', async () => viewOf(client).size >= expect, 5000);
   return client;
@@ -85,10 +70,10 @@ function diff(view: Map<string, Update>, truth: { userId: string; status: string
  */
 async function wave(tenantId: string, changes: [string, 'touch' | 'leave'][]): Promise<void> {
   const decisions: Decision[] = await Promise.all(changes.map(([u, op]) =>
-    applyPresence(redis, normalCfg, tenantId, u, op === 'touch'
+    applyPresence(stack.redis, normalCfg, tenantId, u, op === 'touch'
       ? { op: 'touch', connectionId: `c_${u}`, status: 'online' }
       : { op: 'leave', connectionId: `c_${u}`, graceMs: 0 })));
-  const pipe = redis.pipeline();
+  const pipe = stack.redis.pipeline();
   for (const d of decisions) {
     if (d.kind !== 'publish') continue;
     const u: PresenceUpdate = d.update;
@@ -102,19 +87,19 @@ const counter = async (direction: string) =>
   (await metrics.presenceSummaryTransitions.get()).values.find((v) => v.labels['direction'] === direction)?.value ?? 0;
 
 test('summary mode: over the threshold subscribers get presence.summary, deltas wait, a catch-up restores the exact state', async () => {
-  const t = new Tenant(gwS.api, auth, 'psum');
+  const t = stack.tenant('psum', stack.gateway('summary'));
   const a = await t.user('a');
   const users = Array.from({ length: USERS }, (_, i) => `u${i}`);
   const th = await a.thread(users);
-  const cs = await subscriber(gwS, a.token, th.id, USERS + 1);
-  const cn = await subscriber(gwN, a.token, th.id, USERS + 1);
+  const cs = await subscriber(stack.gateway('summary'), a.token, th.id, USERS + 1);
+  const cn = await subscriber(stack.gateway('normal'), a.token, th.id, USERS + 1);
   const [entered, exited] = [await counter('enter'), await counter('exit')];
 
   await wave(t.id, users.map((u) => [u, 'touch']));
   await wave(t.id, users.filter((_, i) => i % 2 === 0).map((u) => [u, 'leave']));
   await wave(t.id, users.filter((_, i) => i % 4 === 0).map((u) => [u, 'touch']));
   const burstEnd = Date.now();
-  const truth = await presenceOf(redis, config, t.id, ['a', ...users]);
+  const truth = await presenceOf(stack.redis, config, t.id, ['a', ...users]);
 
   const firstSummary = await cs.waitFor((f) => f.type === 'presence.summary', 3000, 'presence.summary');
   assert.equal(firstSummary.seq, undefined);
@@ -138,19 +123,19 @@ test('summary mode: over the threshold subscribers get presence.summary, deltas 
   assert.equal(cn.frames.filter((f) => f.type === 'presence.summary').length, 0, 'the gateway below its threshold never degraded');
   assert.ok((await counter('enter')) > entered, 'entering summary mode is counted');
   await waitFor('summary mode to end', async () => (await counter('exit')) > exited, 3000);
-  assert.equal(gwS.gateway.presence.fanout.mode.active, false);
+  assert.equal(stack.gateway('summary').gateway.presence.fanout.mode.active, false);
 
   await wave(t.id, users.map((u) => [u, 'leave']));
 });
 
 test('after a burst of transitions (real sockets and other gateways), every subscriber sees the true state within 2 s', async () => {
-  const t = new Tenant(gwN.api, auth, 'pconv');
+  const t = stack.tenant('pconv', stack.gateway('normal'));
   const watchers = await Promise.all(['w0', 'w1', 'w2', 'w3'].map((u) => t.user(u)));
   const socketUsers = await Promise.all(Array.from({ length: 40 }, (_, i) => t.user(`s${i}`)));
   const remote = Array.from({ length: 200 }, (_, i) => `r${i}`);
   const th = await watchers[0]!.thread([...watchers.slice(1).map((w) => w.userId), ...socketUsers.map((u) => u.userId), ...remote]);
   const total = watchers.length + socketUsers.length + remote.length;
-  const subs = await Promise.all(watchers.map((w, i) => subscriber(i % 2 ? gwS : gwN, w.token, th.id, total)));
+  const subs = await Promise.all(watchers.map((w, i) => subscriber(stack.gateway(i % 2 ? 'summary' : 'normal'), w.token, th.id, total)));
 
   // Ten rounds: sockets connect and disconnect on both gateways, remote users flap through other gateways.
   const open = new Map<string, WsClient>();
@@ -161,8 +146,7 @@ test('after a burst of transitions (real sockets and other gateways), every subs
         open.delete(u.userId);
         if ((i + round) % 3) await c.close();
       } else if ((i + round) % 2) {
-        const { client } = await WsClient.open((i % 2 ? gwS : gwN).wsUrl, { token: u.token });
-        clients.push(client);
+        const { client } = await stack.open(undefined, u, { on: stack.gateway(i % 2 ? 'summary' : 'normal') });
         open.set(u.userId, client);
         if (i % 5 === 0) client.send({ type: 'presence.heartbeat', data: { status: 'dnd' } });
       }
@@ -178,7 +162,7 @@ test('after a burst of transitions (real sockets and other gateways), every subs
   const everyone = [...watchers.map((w) => w.userId), ...socketUsers.map((u) => u.userId), ...remote];
   const onlineOf = (s: string) => (s === 'offline' ? 'offline' : 'not offline');
   await waitFor('every subscriber to agree with Redis on who is online', async () => {
-    const truth = await presenceOf(redis, config, t.id, everyone);
+    const truth = await presenceOf(stack.redis, config, t.id, everyone);
     return subs.every((c) => {
       const v = viewOf(c);
       return truth.every((x) => v.get(x.userId) !== undefined && onlineOf(v.get(x.userId)!.status) === onlineOf(x.status));
@@ -189,7 +173,7 @@ test('after a burst of transitions (real sockets and other gateways), every subs
   // Exact statuses too, once the coalescing window of the last non-transition change has passed.
   await sleep(normalCfg.presence.coalesceMs);
   await waitFor('exact state everywhere', async () => {
-    const truth = await presenceOf(redis, config, t.id, everyone);
+    const truth = await presenceOf(stack.redis, config, t.id, everyone);
     return subs.every((c) => diff(viewOf(c), truth).length === 0);
   }, CONVERGE_MS);
   for (const c of open.values()) await c.close();
@@ -197,11 +181,11 @@ test('after a burst of transitions (real sockets and other gateways), every subs
 });
 
 test('shard load: updates are counted per shard; p95 > 2 × p50 suggests a rebalance (metric and log)', async () => {
-  const tenantId = new Tenant(gwN.api, auth, 'pload').id;
+  const tenantId = stack.tenant('pload', stack.gateway('normal')).id;
   const c = cfg({ shardsByTenant: { [tenantId]: 4 }, loadWindowMs: 1000 });
-  const pub = new Publisher(c, redis, log);
+  const pub = new Publisher(c, stack.redis, log);
   // Hold the tenant's load window so that the other gateways' sweepers leave its counts alone.
-  await redis.set(keys.presenceLoadLease(tenantId), 'test', 'PX', 60_000);
+  await stack.redis.set(keys.presenceLoadLease(tenantId), 'test', 'PX', 60_000);
   const candidates = Array.from({ length: 400 }, (_, i) => `l${i}`);
   const hot = candidates.filter((u) => shardOf(c, tenantId, u) === 0).slice(0, 40);
   const cold = [1, 2, 3].flatMap((s) => candidates.filter((u) => shardOf(c, tenantId, u) === s).slice(0, 2));
@@ -209,11 +193,11 @@ test('shard load: updates are counted per shard; p95 > 2 × p50 suggests a rebal
     await pub.apply(tenantId, u, { op: 'touch', connectionId: `c_${u}`, status: 'online' });
     await pub.apply(tenantId, u, { op: 'leave', connectionId: `c_${u}`, graceMs: 0 });
   }
-  assert.equal(Number(await redis.hget(keys.presenceLoad(tenantId), '0')), 80, 'two publishes per hot user on shard 0');
+  assert.equal(Number(await stack.redis.hget(keys.presenceLoad(tenantId), '0')), 80, 'two publishes per hot user on shard 0');
   const lines: string[] = [];
   const capture = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
-  await redis.del(keys.presenceLoadLease(tenantId)); // the window ends: the next sweeper round evaluates it
-  const sweeper = new Sweeper(c, redis, pub, capture, 'test-sweeper');
+  await stack.redis.del(keys.presenceLoadLease(tenantId)); // the window ends: the next sweeper round evaluates it
+  const sweeper = new Sweeper(c, stack.redis, pub, capture, 'test-sweeper');
   await sweeper.sweepOnce();
   const suggested = (await metrics.presenceRebalanceSuggested.get()).values.find((v) => v.labels['tenant'] === tenantId);
   assert.equal(suggested?.value, 1);
@@ -221,6 +205,6 @@ test('shard load: updates are counted per shard; p95 > 2 × p50 suggests a rebal
   assert.equal(gauge.find((v) => v.labels['quantile'] === 'p95')?.value, 80);
   assert.equal(gauge.find((v) => v.labels['quantile'] === 'p50')?.value, 4);
   assert.ok(lines.some((l) => l.includes('presence shard load is skewed') && l.includes(tenantId)), lines.join('\n'));
-  assert.equal(await redis.exists(keys.presenceLoad(tenantId)), 0, 'a new window starts from zero');
+  assert.equal(await stack.redis.exists(keys.presenceLoad(tenantId)), 0, 'a new window starts from zero');
   await pub.stop();
 });

@@ -2,14 +2,13 @@
 // every connection of a user on every gateway, transitions published at once, other changes
 // coalesced per user, duplicates suppressed, batches of at most batchMax users or batchMs, shard
 // channels subscribed only for watched users, membership kept current, GET /api/presence.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  config, migrateDb, startTestGateway, Tenant, createAuthenticator, testRedis, assertError, sleep, waitFor, log, type TestGateway,
+  config, startTestGateway, assertError, sleep, waitFor, log, type TestGateway,
 } from '../support/api.js';
-import { WsClient, closeAll, type Frame } from '../support/ws-client.js';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
+import { useStack } from '../support/stack.js';
+import { WsClient, type Frame } from '../support/ws-client.js';
 import type { Config } from '../../config/index.js';
 import { keys } from '../../core/keys.js';
 import { metrics } from '../../core/metrics.js';
@@ -21,38 +20,21 @@ const COALESCE_MS = 1000;
 const TTL_MS = 1000;
 const withPresence = (o: Partial<Config['presence']>): Partial<Config> => ({ presence: { ...config.presence, coalesceMs: COALESCE_MS, ...o } });
 
-let gw1: TestGateway;
-let gw2: TestGateway;
-let gwTtl: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
 /** The publishing half of "another gateway": state changes of connections that exist only in Redis. */
 let other: Publisher;
-const clients: WsClient[] = [];
 
-before(async () => {
-  await migrateDb(config);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-  other = new Publisher({ ...config, ...withPresence({}) } as Config, redis, log);
-  gw1 = await startTestGateway(config, withPresence({}));
-  gw2 = await startTestGateway(config, withPresence({}));
-  gwTtl = await startTestGateway(config, withPresence({ ttlMs: TTL_MS, sweepIntervalMs: 100 }));
+const stack = useStack({
+  prefix: 'pres',
+  gateways: { gw1: withPresence({}), gw2: withPresence({}), ttl: withPresence({ ttlMs: TTL_MS, sweepIntervalMs: 100 }) },
+  async setup(s) {
+    other = new Publisher({ ...config, ...withPresence({}) } as Config, s.redis, log);
+    s.defer(() => other.stop());
+  },
 });
 
-after(async () => {
-  await closeAll(clients);
-  await other?.stop();
-  await gw1?.close();
-  await gw2?.close();
-  await gwTtl?.close();
-  redis?.disconnect();
-});
-
+/** A socket of `token` on gateway `t`, open until the file ends. */
 async function open(t: TestGateway, token: string): Promise<WsClient> {
-  const { client } = await WsClient.open(t.wsUrl, { token });
-  clients.push(client);
-  return client;
+  return (await stack.open(undefined, token, { on: t })).client;
 }
 
 interface Update { userId: string; status: string; version: number; at: string }
@@ -84,16 +66,16 @@ async function subscriber(t: TestGateway, token: string, threadIds: string[], ex
 }
 
 test('connecting is online; a user stays online while any connection on any gateway lives; the last disconnect is offline at once', async () => {
-  const t = new Tenant(gw1.api, auth, 'pmulti');
+  const t = stack.tenant('pmulti');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
   const snap = viewOf(ca).get('b')!;
   assert.deepEqual({ status: snap.status, version: snap.version }, { status: 'offline', version: 0 }, 'never seen: offline at version 0');
   for (const f of batches(ca)) assert.equal(f.seq, undefined, 'presence frames carry no seq');
 
-  const b1 = await open(gw1, b.token);
-  const b2 = await open(gw2, b.token);
+  const b1 = await open(stack.gw, b.token);
+  const b2 = await open(stack.gateway('gw2'), b.token);
   const online = await waitStatus(ca, 'b', 'online');
   const v1 = (online.data.updates as Update[]).find((u) => u.userId === 'b')!.version;
   assert.ok(v1 > 0);
@@ -117,12 +99,12 @@ test('connecting is online; a user stays online while any connection on any gate
 });
 
 test('heartbeats set the status; the strongest status of the live connections wins (dnd over online)', async () => {
-  const t = new Tenant(gw1.api, auth, 'pstat');
+  const t = stack.tenant('pstat');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
-  const b1 = await open(gw1, b.token);
-  const b2 = await open(gw2, b.token);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
+  const b1 = await open(stack.gw, b.token);
+  const b2 = await open(stack.gateway('gw2'), b.token);
   await waitStatus(ca, 'b', 'online');
   await sleep(COALESCE_MS + 100); // past the coalescing window of the connect
   b1.send({ type: 'presence.heartbeat', data: { status: 'dnd' } });
@@ -137,14 +119,14 @@ test('heartbeats set the status; the strongest status of the live connections wi
 });
 
 test('TTL: a connection that stops heartbeating expires and goes offline (sweeper); a heartbeat brings it back', async () => {
-  const t = new Tenant(gwTtl.api, auth, 'pttl');
+  const t = stack.tenant('pttl', stack.gateway('ttl'));
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b', 'ghost']);
-  const ca = await subscriber(gwTtl, a.token, [th.id], 3);
+  const ca = await subscriber(stack.gateway('ttl'), a.token, [th.id], 3);
   // a's own socket would expire too: keep it alive like a client following heartbeatIntervalMs.
   const keepA = setInterval(() => ca.send({ type: 'presence.heartbeat', data: { status: 'online' } }), TTL_MS / 3);
   try {
-    const cb = await open(gwTtl, b.token);
+    const cb = await open(stack.gateway('ttl'), b.token);
     const connectedAt = Date.now();
     await waitStatus(ca, 'b', 'online');
     // b's socket stays open but sends nothing: the TTL counts from the connect (implicit heartbeat).
@@ -155,14 +137,14 @@ test('TTL: a connection that stops heartbeating expires and goes offline (sweepe
     await ca.waitFor((f) => f.type === 'presence.batch' && (f.data.updates as Update[]).some((u) => u.userId === 'b' && u.status === 'online' && u.version > expiredVersion));
 
     // A connection that vanished without a close (its gateway died): found by the sweeper too.
-    const dying = new Publisher({ ...config, ...withPresence({ ttlMs: TTL_MS }) } as Config, redis, log);
+    const dying = new Publisher({ ...config, ...withPresence({ ttlMs: TTL_MS }) } as Config, stack.redis, log);
     await dying.apply(t.id, 'ghost', { op: 'touch', connectionId: 'c_vanished', status: 'online' });
     await dying.stop();
     await waitStatus(ca, 'ghost', 'online');
     await waitStatus(ca, 'ghost', 'offline', TTL_MS + 2000);
-    const [ghost] = await presenceOf(redis, config, t.id, ['ghost']);
+    const [ghost] = await presenceOf(stack.redis, config, t.id, ['ghost']);
     assert.equal(ghost!.status, 'offline');
-    assert.equal(await redis.zscore(keys.presenceExpiry(t.id, shardOf(config, t.id, 'ghost')), 'ghost'), null, 'expiry index cleaned up');
+    assert.equal(await stack.redis.zscore(keys.presenceExpiry(t.id, shardOf(config, t.id, 'ghost')), 'ghost'), null, 'expiry index cleaned up');
     const expired = (await metrics.presenceExpired.get()).values[0]?.value ?? 0;
     assert.ok(expired >= 2, `expired counter: ${expired}`);
   } finally {
@@ -171,11 +153,11 @@ test('TTL: a connection that stops heartbeating expires and goes offline (sweepe
 });
 
 test('coalescing: changes other than offline<->online leave at most once per user per window, with the latest state', async () => {
-  const t = new Tenant(gw1.api, auth, 'pcoal');
+  const t = stack.tenant('pcoal');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
-  const cb = await open(gw2, b.token);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
+  const cb = await open(stack.gateway('gw2'), b.token);
   await waitStatus(ca, 'b', 'online');
   const onlineAt = Date.now();
   for (const status of ['away', 'dnd', 'away', 'online', 'dnd']) cb.send({ type: 'presence.heartbeat', data: { status } });
@@ -184,7 +166,7 @@ test('coalescing: changes other than offline<->online leave at most once per use
   await sleep(300);
   assert.deepEqual(updatesOf(ca, 'b').map((u) => u.status), ['offline', 'online', 'dnd'], 'five changes in one window: one publish');
   const v = (dnd.data.updates as Update[]).find((u) => u.userId === 'b')!.version;
-  const [truth] = await presenceOf(redis, config, t.id, ['b']);
+  const [truth] = await presenceOf(stack.redis, config, t.id, ['b']);
   assert.deepEqual({ status: truth!.status, version: truth!.version }, { status: 'dnd', version: v }, 'the coalesced publish carries the latest state');
   const coalesced = (await metrics.presenceCoalesced.get()).values[0]?.value ?? 0;
   assert.ok(coalesced >= 1);
@@ -205,17 +187,17 @@ test('coalescing: changes other than offline<->online leave at most once per use
 });
 
 test('duplicates: a version is published once (tenant:user:version key) and delivered once', async () => {
-  const t = new Tenant(gw1.api, auth, 'pdup');
+  const t = stack.tenant('pdup');
   const a = await t.user('a');
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
   const d = await other.apply(t.id, 'b', { op: 'touch', connectionId: 'c_dup', status: 'online' });
   assert.equal(d.kind, 'publish');
   await waitStatus(ca, 'b', 'online');
-  assert.equal(await redis.exists(keys.presencePublished(t.id, 'b', d.update.version)), 1, 'the idempotency key exists');
+  assert.equal(await stack.redis.exists(keys.presencePublished(t.id, 'b', d.update.version)), 1, 'the idempotency key exists');
   assert.equal(await other.publish(t.id, d.update, 'immediate'), false, 'the same version again is suppressed at the source');
   // Even when the key is gone (TTL), a gateway never hands a subscriber a version it already has.
-  await redis.del(keys.presencePublished(t.id, 'b', d.update.version));
+  await stack.redis.del(keys.presencePublished(t.id, 'b', d.update.version));
   assert.equal(await other.publish(t.id, d.update, 'immediate'), true);
   await sleep(500);
   assert.equal(updatesOf(ca, 'b').filter((u) => u.version === d.update.version).length, 1, JSON.stringify(updatesOf(ca, 'b')));
@@ -226,11 +208,11 @@ test('duplicates: a version is published once (tenant:user:version key) and deli
 });
 
 test('batches: at most 100 users per frame, a full batch leaves at once, a lone update within the batch window', async () => {
-  const t = new Tenant(gw1.api, auth, 'pbatch');
+  const t = stack.tenant('pbatch');
   const a = await t.user('a');
   const members = Array.from({ length: 250 }, (_, i) => `u${i}`);
   const th = await a.thread(members);
-  const ca = await subscriber(gw1, a.token, [th.id], 251);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 251);
   for (const f of batches(ca)) assert.ok(f.data.updates.length >= 1 && f.data.updates.length <= 100, `${f.data.updates.length} updates`);
   const before = batches(ca).length;
 
@@ -259,18 +241,18 @@ test('batches: at most 100 users per frame, a full batch leaves at once, a lone 
 
 async function presenceChannels(tenantId: string): Promise<string[]> {
   // Single Redis in tests; the pattern is escaped for the hash-tag braces.
-  const ch = (await redis.pubsub('CHANNELS', `chorus:presence:\\{${tenantId}\\}:*`)) as string[];
+  const ch = (await stack.redis.pubsub('CHANNELS', `chorus:presence:\\{${tenantId}\\}:*`)) as string[];
   return ch.sort();
 }
 
 test('shards: a gateway subscribes only to the shard channels of users its subscribers watch, and leaves them after', async () => {
-  const t = new Tenant(gw2.api, auth, 'pshard');
+  const t = stack.tenant('pshard', stack.gateway('gw2'));
   const a = await t.user('a');
   const th = await a.thread(['b', 'c']);
   await a.thread(['d', 'e', 'f', 'g', 'h']); // not subscribed: its members' shards are not listened to
   const expected = (users: string[]) => [...new Set(users.map((u) => keys.presenceChannel(t.id, shardOf(config, t.id, u))))].sort();
   assert.deepEqual(await presenceChannels(t.id), [], 'nobody subscribed: no shard channel');
-  const ca = await subscriber(gw2, a.token, [th.id], 3);
+  const ca = await subscriber(stack.gateway('gw2'), a.token, [th.id], 3);
   assert.deepEqual(await presenceChannels(t.id), expected(['a', 'b', 'c']));
   assert.match(expected(['a'])[0]!, new RegExp(`^chorus:presence:\\{${t.id}\\}:\\d+$`), 'channel shape chorus:presence:{tenant}:shard');
   ca.send({ type: 'presence.unsubscribe', data: { threadIds: [th.id] } });
@@ -278,7 +260,7 @@ test('shards: a gateway subscribes only to the shard channels of users its subsc
 });
 
 test('shards: the shard count is per tenant (CHORUS_PRESENCE_SHARDS_BY_TENANT)', async () => {
-  const t = new Tenant(gw1.api, auth, 'pfew');
+  const t = stack.tenant('pfew');
   const few = await startTestGateway(config, withPresence({ shardsByTenant: { [t.id]: 2 } }));
   try {
     const a = await t.user('a');
@@ -293,11 +275,11 @@ test('shards: the shard count is per tenant (CHORUS_PRESENCE_SHARDS_BY_TENANT)',
 });
 
 test('subscriptions: only threads one participates in; membership changes add and remove watched users', async () => {
-  const t = new Tenant(gw1.api, auth, 'pmemb');
+  const t = stack.tenant('pmemb');
   const [a, b, c, x] = await Promise.all([t.user('a'), t.user('b'), t.user('c'), t.user('x')]);
   const th = await a.thread(['b']);
   const foreign = await x.thread([]);
-  const ca = await open(gw1, a.token);
+  const ca = await open(stack.gw, a.token);
   ca.send({ type: 'presence.subscribe', data: { threadIds: [th.id, foreign.id] } });
   const err = await ca.waitFor((f) => f.type === 'error');
   assert.equal(err.data.code, 'not_participant');
@@ -306,14 +288,14 @@ test('subscriptions: only threads one participates in; membership changes add an
 
   ca.send({ type: 'presence.subscribe', data: { threadIds: [th.id] } });
   await waitFor('snapshot', async () => viewOf(ca).size === 2);
-  const cc = await open(gw2, c.token);
+  const cc = await open(stack.gateway('gw2'), c.token);
   assert.equal((await b.addParticipant(th.id, 'c')).status, 204);
   await waitStatus(ca, 'c', 'online', 3000);
 
   // b leaves the thread: a no longer hears of b.
   assert.equal((await b.removeParticipant(th.id, 'b')).status, 204);
   await sleep(300);
-  const cb = await open(gw2, b.token);
+  const cb = await open(stack.gateway('gw2'), b.token);
   await sleep(COALESCE_MS / 2);
   assert.equal(updatesOf(ca, 'b').filter((u) => u.status === 'online').length, 0, 'b is no longer watched');
 
@@ -333,10 +315,10 @@ test('subscriptions: only threads one participates in; membership changes add an
 });
 
 test('GET /api/presence: statuses, unknown users offline at version 0, validation', async () => {
-  const t = new Tenant(gw1.api, auth, 'phttp');
+  const t = stack.tenant('phttp');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
-  const cb = await open(gw1, b.token);
-  await waitFor('b online', async () => (await presenceOf(redis, config, t.id, ['b']))[0]!.status === 'online');
+  const cb = await open(stack.gw, b.token);
+  await waitFor('b online', async () => (await presenceOf(stack.redis, config, t.id, ['b']))[0]!.status === 'online');
   const r = await a.api.get('/api/presence?userIds=b,nobody,b', a.token);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.users.length, 2, 'one entry per distinct id');
@@ -362,13 +344,13 @@ test('GET /api/presence: statuses, unknown users offline at version 0, validatio
 });
 
 test('another tenant never sees this tenant\'s presence', async () => {
-  const t1 = new Tenant(gw1.api, auth, 'piso1');
-  const t2 = new Tenant(gw1.api, auth, 'piso2');
+  const t1 = stack.tenant('piso1');
+  const t2 = stack.tenant('piso2');
   const [a1, b1] = await Promise.all([t1.user('a'), t1.user('b')]);
   const a2 = await t2.user('a');
   const th2 = await a2.thread(['b']);
-  const c2 = await subscriber(gw1, a2.token, [th2.id], 2);
-  await open(gw1, b1.token);
+  const c2 = await subscriber(stack.gw, a2.token, [th2.id], 2);
+  await open(stack.gw, b1.token);
   const r = await a1.api.get('/api/presence?userIds=b', a2.token);
   assert.equal(r.body.users[0].status, 'offline', 'b of tenant 1 is not b of tenant 2');
   await sleep(500);
@@ -377,15 +359,15 @@ test('another tenant never sees this tenant\'s presence', async () => {
 
 test('a draining gateway leaves its users online for the grace period, so a reconnect elsewhere is no flap', async () => {
   const graceGw = await startTestGateway(config, withPresence({ drainGraceMs: 1500 }));
-  const t = new Tenant(gw1.api, auth, 'pdrain');
+  const t = stack.tenant('pdrain');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
   const { client: cb } = await WsClient.open(graceGw.wsUrl, { token: b.token });
   await waitStatus(ca, 'b', 'online');
   await graceGw.gateway.drain(100);
   await cb.closed;
-  await open(gw2, b.token); // the client reconnects elsewhere
+  await open(stack.gateway('gw2'), b.token); // the client reconnects elsewhere
   await graceGw.close();
   await sleep(1500 + 1500); // past the grace and a sweep
   assert.deepEqual(updatesOf(ca, 'b').map((u) => u.status), ['offline', 'online'], 'no offline between the drain and the reconnect');
@@ -393,10 +375,10 @@ test('a draining gateway leaves its users online for the grace period, so a reco
 
 test('a gateway shutting down: its users go offline once the grace period is over, not a TTL later', async () => {
   const graceGw = await startTestGateway(config, withPresence({ drainGraceMs: 800, sweepIntervalMs: 100 }));
-  const t = new Tenant(gw1.api, auth, 'pshut');
+  const t = stack.tenant('pshut');
   const [a, b] = await Promise.all([t.user('a'), t.user('b')]);
   const th = await a.thread(['b']);
-  const ca = await subscriber(gw1, a.token, [th.id], 2);
+  const ca = await subscriber(stack.gw, a.token, [th.id], 2);
   await WsClient.open(graceGw.wsUrl, { token: b.token });
   const online = await waitStatus(ca, 'b', 'online');
   const v = (online.data.updates as Update[]).find((u) => u.userId === 'b')!.version;

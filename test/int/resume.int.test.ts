@@ -2,41 +2,22 @@
 // order, before any live event, with no gap and no duplicate — filtered by the user's membership at
 // each point of the gap — or says resync.required {"reason":"gap_too_old"} when the stream no
 // longer holds the gap.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
 import { compareSeq, type Seq } from '../../core/seq.js';
 import {
-  Tenant, config, createAuthenticator, migrateDb, sleep, startTestGateway, streamOf, testRedis, type MessageBody,
-  type TestGateway, type User,
+  config, sleep, startTestGateway, streamOf, type MessageBody, type TestGateway, type User,
 } from '../support/api.js';
-import { WsClient, droppedBeforeHello, type ConnectOptions, type Frame } from '../support/ws-client.js';
+import { useStack } from '../support/stack.js';
+import { droppedBeforeHello, type ConnectOptions, type Frame } from '../support/ws-client.js';
 
-let gw: TestGateway;
-let gw2: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
+const stack = useStack({ prefix: 'res', gateways: 2 });
 
-before(async () => {
-  await migrateDb(config);
-  [gw, gw2] = await Promise.all([startTestGateway(config), startTestGateway(config)]);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-});
-after(async () => {
-  redis?.disconnect();
-  await Promise.all([gw?.close(), gw2?.close()]);
-});
+const tenant = () => stack.tenant();
 
-const tenant = () => new Tenant(gw.api, auth, 'res');
-
-async function open(t: TestContext, u: User, o: ConnectOptions & { on?: TestGateway } = {}): Promise<{ client: WsClient; hello: Frame }> {
-  const r = await WsClient.open((o.on ?? gw).wsUrl, { token: u.token, ...o });
-  t.after(() => r.client.close());
-  return r;
-}
+/** Opens a socket for `u` (on `on`, default the first gateway), closed when the test ends. */
+const open = (t: TestContext, u: User, o: ConnectOptions & { on?: TestGateway } = {}) => stack.open(t, u, o);
 
 const isMsg = (id: string) => (f: Frame) => f.type === 'message.created' && f.data?.id === id;
 const seqs = (fs: Frame[]) => fs.map((f) => f.seq);
@@ -124,12 +105,12 @@ describe('resume with lastSeq', () => {
     const tn = tenant();
     const [alice, bob] = await Promise.all([tn.user('alice'), tn.user('bob')]);
     const th = await alice.thread(['bob']);
-    const one = await open(t, alice, { on: gw });
+    const one = await open(t, alice, { on: stack.gw });
     const seen = await bob.say(th.id, 'seen');
     await one.client.waitFor(isMsg(seen.id));
     await one.client.close();
     const missed = await postMany([bob], th.id, 3, 'm');
-    const two = await open(t, alice, { on: gw2, lastSeq: seen.seq });
+    const two = await open(t, alice, { on: stack.gateway(1), lastSeq: seen.seq });
     assert.equal(two.hello.data.replayed, 3);
     await two.client.waitFor(isMsg(missed[2]!.id));
     assert.deepEqual(seqs(two.client.events()), missed.map((m) => m.seq));
@@ -142,7 +123,7 @@ describe('resume with lastSeq', () => {
     const th = await alice.thread(senders.map((u) => u.userId));
     // Other connections of the tenant stay up on both gateways, so their tails (and whatever they
     // keep of recent events) are warm while alice comes and goes.
-    await Promise.all([open(t, senders[0]!, { on: gw }), open(t, senders[1]!, { on: gw2 })]);
+    await Promise.all([open(t, senders[0]!, { on: stack.gw }), open(t, senders[1]!, { on: stack.gateway(1) })]);
     const first = await open(t, alice);
     const warm = await senders[0]!.say(th.id, 'warm');
     await first.client.waitFor(isMsg(warm.id));
@@ -163,7 +144,7 @@ describe('resume with lastSeq', () => {
     let cursor = lastSeq;
     const received: Frame[] = [];
     for (let round = 0; round < 3; round++) {
-      const s = await open(t, alice, { lastSeq: cursor, on: round % 2 ? gw2 : gw });
+      const s = await open(t, alice, { lastSeq: cursor, on: round % 2 ? stack.gateway(1) : stack.gw });
       assert.equal(s.hello.data.resumed, true);
       await sleep(40);
       await s.client.close();
@@ -290,7 +271,7 @@ describe('resync', () => {
     await first.client.close();
     const missed = await postMany([bob], th.id, 5, 'm');
     // Retention removed the oldest missed entries: the gap can no longer be replayed.
-    await redis.xtrim(keys.events(tn.id), 'MINID', missed[2]!.seq);
+    await stack.redis.xtrim(keys.events(tn.id), 'MINID', missed[2]!.seq);
     const again = await open(t, alice, { lastSeq: seen.seq });
     assert.equal(again.hello.data.resumed, false);
     const resync = await again.client.waitFor((f) => f.type === 'resync.required');
@@ -309,7 +290,7 @@ describe('resync', () => {
     await first.client.waitFor(isMsg(seen.id));
     await first.client.close();
     const missed = await postMany([bob], th.id, 3, 'm');
-    await redis.xdel(keys.events(tn.id), missed[1]!.seq);
+    await stack.redis.xdel(keys.events(tn.id), missed[1]!.seq);
     const again = await open(t, alice, { lastSeq: seen.seq });
     const resync = await again.client.waitFor((f) => f.type === 'resync.required');
     assert.deepEqual(resync.data, { reason: 'gap_too_old' });
@@ -327,9 +308,9 @@ describe('resync', () => {
     const missed = await postMany([bob], th.id, 3, 'm');
     // Older entries go (trim up to, and a delete before, the client's position); lastSeq itself and
     // everything after it remain.
-    await redis.xtrim(keys.events(tn.id), 'MINID', seen[1]!.seq);
-    await redis.xdel(keys.events(tn.id), seen[2]!.seq);
-    assert.equal((await streamOf(redis, tn.id))[0]!.seq, seen[1]!.seq);
+    await stack.redis.xtrim(keys.events(tn.id), 'MINID', seen[1]!.seq);
+    await stack.redis.xdel(keys.events(tn.id), seen[2]!.seq);
+    assert.equal((await streamOf(stack.redis, tn.id))[0]!.seq, seen[1]!.seq);
     const again = await open(t, alice, { lastSeq: seen[3]!.seq });
     assert.equal(again.hello.data.resumed, true);
     const replay = await again.client.waitForAll((f) => f.seq !== undefined, 3);

@@ -1,34 +1,19 @@
 // Contract section 2, Threads: create (201, the caller always a participant), read (participants
 // only), add and remove participants; input validation (400), content type (415), invalid JSON (400)
 // and body size (413) as the HTTP layer enforces them for every JSON route.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
 import { isId } from '../../core/ids.js';
 import { isSeq } from '../../core/seq.js';
-import {
-  Tenant, assertError, config, createAuthenticator, migrateDb, startTestGateway, streamOf, testRedis, type TestGateway,
-} from '../support/api.js';
+import { assertError, streamOf } from '../support/api.js';
+import { useStack } from '../support/stack.js';
 
-let gw: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
-
-before(async () => {
-  await migrateDb(config);
-  gw = await startTestGateway(config);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-});
-after(async () => {
-  redis?.disconnect();
-  await gw?.close();
-});
+const stack = useStack({ prefix: 'thr' });
+const { config } = stack;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const sorted = (a: string[]) => [...a].sort();
-const tenant = () => new Tenant(gw.api, auth, 'thr');
+const tenant = () => stack.tenant();
 
 describe('POST /api/threads', () => {
   test('201 {"thread":{"id","title","createdAt","participantIds"}}', async () => {
@@ -69,7 +54,7 @@ describe('POST /api/threads', () => {
     const a = await alice.thread(['bob']);
     const b = await alice.thread(['bob']);
     assert.notEqual(a.id, b.id);
-    const created = (await streamOf(redis, t.id)).filter((e) => e.type === 'thread.created');
+    const created = (await streamOf(stack.redis, t.id)).filter((e) => e.type === 'thread.created');
     assert.equal(created.length, 2);
     assert.ok(isSeq(created[0]!.seq));
     assert.equal(created[0]!.threadId, a.id);
@@ -98,7 +83,7 @@ describe('POST /api/threads', () => {
       ['body null', null],
     ];
     for (const [name, body] of bad) {
-      const r = await gw.api.post('/api/threads', alice.token, body);
+      const r = await stack.gw.api.post('/api/threads', alice.token, body);
       assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
       assertError(r, 400, 'invalid_request');
     }
@@ -110,7 +95,7 @@ describe('POST /api/threads', () => {
 
   test('an empty body is 400', async () => {
     const alice = await tenant().user('alice');
-    assertError(await gw.api.request('POST', '/api/threads', { token: alice.token, raw: '', contentType: 'application/json' }), 400);
+    assertError(await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw: '', contentType: 'application/json' }), 400);
   });
 
   test('too many participants is 400', async () => {
@@ -123,18 +108,18 @@ describe('POST /api/threads', () => {
     const alice = await tenant().user('alice');
     const raw = JSON.stringify({ participantIds: [] });
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
-      const r = await gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType });
+      const r = await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType });
       assertError(r, 415, 'unsupported_media_type');
     }
     // JSON with parameters or a +json suffix is JSON.
-    const ok = await gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType: 'application/json; charset=utf-8' });
+    const ok = await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType: 'application/json; charset=utf-8' });
     assert.equal(ok.status, 201, ok.text);
   });
 
   test('400 invalid_json for a body that is not JSON', async () => {
     const alice = await tenant().user('alice');
     for (const raw of ['{"participantIds": [', '{participantIds: []}', 'nope', '{"a":1}}']) {
-      const r = await gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType: 'application/json' });
+      const r = await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw, contentType: 'application/json' });
       assertError(r, 400, 'invalid_json');
     }
   });
@@ -148,16 +133,16 @@ describe('POST /api/threads', () => {
       return `${head}${'x'.repeat(size - head.length - 2)}"}`;
     };
     assert.equal(Buffer.byteLength(body(limit + 1)), limit + 1);
-    const declared = await gw.api.request('POST', '/api/threads', { token: alice.token, raw: body(limit + 1), contentType: 'application/json' });
+    const declared = await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw: body(limit + 1), contentType: 'application/json' });
     assertError(declared, 413, 'payload_too_large');
-    const chunked = await gw.api.request('POST', '/api/threads', {
+    const chunked = await stack.gw.api.request('POST', '/api/threads', {
       token: alice.token, raw: body(limit * 2), contentType: 'application/json', chunked: true,
     });
     assertError(chunked, 413, 'payload_too_large');
     // Exactly at the limit the body is read (and then refused for its title, not its size).
-    const atLimit = await gw.api.request('POST', '/api/threads', { token: alice.token, raw: body(limit), contentType: 'application/json' });
+    const atLimit = await stack.gw.api.request('POST', '/api/threads', { token: alice.token, raw: body(limit), contentType: 'application/json' });
     assertError(atLimit, 400, 'invalid_request');
-    assert.equal((await streamOf(redis, t.id)).length, 0, 'nothing was written');
+    assert.equal((await streamOf(stack.redis, t.id)).length, 0, 'nothing was written');
   });
 });
 
@@ -216,9 +201,9 @@ describe('GET /api/threads/:threadId', () => {
 
   test('a malformed percent-encoding in the path is 400, and the gateway keeps serving', async () => {
     const alice = await tenant().user('alice');
-    const r = await gw.api.request('GET', '/api/threads/%E0%A4%A', { token: alice.token, timeoutMs: 3000 });
+    const r = await stack.gw.api.request('GET', '/api/threads/%E0%A4%A', { token: alice.token, timeoutMs: 3000 });
     assertError(r, 400);
-    assert.equal((await gw.api.get('/healthz')).status, 200);
+    assert.equal((await stack.gw.api.get('/healthz')).status, 200);
   });
 });
 
@@ -234,7 +219,7 @@ describe('POST /api/threads/:threadId/participants', () => {
     assert.equal(r.text, '');
     assert.equal((await carol.getThread(th.id)).status, 200);
     assert.deepEqual(sorted((await alice.getThread(th.id)).body.thread.participantIds), ['alice', 'bob', 'carol']);
-    const added = (await streamOf(redis, t.id)).filter((e) => e.type === 'participant.added');
+    const added = (await streamOf(stack.redis, t.id)).filter((e) => e.type === 'participant.added');
     assert.equal(added.length, 1);
     assert.deepEqual(added[0]!.users, ['carol']);
     assert.deepEqual(JSON.parse(added[0]!.data), { threadId: th.id, userId: 'carol', addedBy: 'bob' });
@@ -247,7 +232,7 @@ describe('POST /api/threads/:threadId/participants', () => {
     assert.equal((await alice.addParticipant(th.id, 'carol')).status, 204);
     assert.equal((await alice.addParticipant(th.id, 'carol')).status, 204);
     assert.equal((await alice.addParticipant(th.id, 'bob')).status, 204);
-    const events = await streamOf(redis, t.id);
+    const events = await streamOf(stack.redis, t.id);
     assert.equal(events.filter((e) => e.type === 'participant.added').length, 1);
   });
 
@@ -259,11 +244,11 @@ describe('POST /api/threads/:threadId/participants', () => {
     assertError(await dave.addParticipant(th.id, 'eve'), 403, 'not_participant');
     assertError(await alice.addParticipant('th_doesnotexist', 'carol'), 404, 'not_found');
     for (const userId of ['', 'a b', 'x'.repeat(65)]) assertError(await alice.addParticipant(th.id, userId), 400, 'invalid_request');
-    assertError(await gw.api.post(`/api/threads/${th.id}/participants`, alice.token, {}), 400, 'invalid_request');
-    assertError(await gw.api.request('POST', `/api/threads/${th.id}/participants`, {
+    assertError(await stack.gw.api.post(`/api/threads/${th.id}/participants`, alice.token, {}), 400, 'invalid_request');
+    assertError(await stack.gw.api.request('POST', `/api/threads/${th.id}/participants`, {
       token: alice.token, raw: '{"userId":"carol"}', contentType: 'text/plain',
     }), 415);
-    assert.equal((await streamOf(redis, t.id)).filter((e) => e.type === 'participant.added').length, 0);
+    assert.equal((await streamOf(stack.redis, t.id)).filter((e) => e.type === 'participant.added').length, 0);
   });
 
   test('another tenant cannot add to the thread', async () => {
@@ -284,7 +269,7 @@ describe('DELETE /api/threads/:threadId/participants/:userId', () => {
     assert.equal(r.status, 204, r.text);
     assertError(await bob.getThread(th.id), 403);
     assert.deepEqual((await alice.getThread(th.id)).body.thread.participantIds, ['alice']);
-    const removed = (await streamOf(redis, t.id)).filter((e) => e.type === 'participant.removed');
+    const removed = (await streamOf(stack.redis, t.id)).filter((e) => e.type === 'participant.removed');
     assert.equal(removed.length, 1);
     assert.deepEqual(removed[0]!.users, ['bob']);
   });
@@ -306,7 +291,7 @@ describe('DELETE /api/threads/:threadId/participants/:userId', () => {
     assertError(await bob.removeParticipant(th.id, 'alice'), 403, 'forbidden');
     assertError(await dave.removeParticipant(th.id, 'bob'), 403);
     assert.deepEqual(sorted((await alice.getThread(th.id)).body.thread.participantIds), ['alice', 'bob']);
-    assert.equal((await streamOf(redis, t.id)).filter((e) => e.type === 'participant.removed').length, 0);
+    assert.equal((await streamOf(stack.redis, t.id)).filter((e) => e.type === 'participant.removed').length, 0);
   });
 
   test('removing a non-participant is an idempotent 204 without an event', async () => {
@@ -317,7 +302,7 @@ describe('DELETE /api/threads/:threadId/participants/:userId', () => {
     assert.equal((await bob.removeParticipant(th.id, 'bob')).status, 204);
     assert.equal((await root.removeParticipant(th.id, 'bob')).status, 204);
     assert.equal((await root.removeParticipant(th.id, 'nobody')).status, 204);
-    assert.equal((await streamOf(redis, t.id)).filter((e) => e.type === 'participant.removed').length, 1);
+    assert.equal((await streamOf(stack.redis, t.id)).filter((e) => e.type === 'participant.removed').length, 1);
   });
 
   test('404 for an unknown thread, 400 for bad ids', async () => {

@@ -1,42 +1,22 @@
 // Contract section 3, Websocket: the hello frame, fanout of every event of the user's threads
 // (without asking) and of nothing else, in seq order, across gateways; membership changes taking
 // effect live (participant.added, permission.revoked); client frames, bad frames and floods.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
 import { compareSeq, isSeq, seqMillis, type Seq } from '../../core/seq.js';
 import { headSeq } from '../../core/stream-commands.js';
 import {
-  Tenant, assertError, config, createAuthenticator, migrateDb, startTestGateway, testRedis, type MessageBody,
-  type TestGateway, type User,
+  assertError, config, startTestGateway, type MessageBody, type TestGateway, type User,
 } from '../support/api.js';
+import { useStack } from '../support/stack.js';
 import { WsClient, droppedBeforeHello, type ConnectOptions, type Frame } from '../support/ws-client.js';
 
-let gw: TestGateway;
-let gw2: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
+const stack = useStack({ prefix: 'ws', gateways: 2 });
 
-before(async () => {
-  await migrateDb(config);
-  [gw, gw2] = await Promise.all([startTestGateway(config), startTestGateway(config)]);
-  auth = await createAuthenticator(config);
-  redis = testRedis(config);
-});
-after(async () => {
-  redis?.disconnect();
-  await Promise.all([gw?.close(), gw2?.close()]);
-});
-
-const tenant = () => new Tenant(gw.api, auth, 'ws');
+const tenant = () => stack.tenant();
 
 /** Opens a socket for `u` (on `on`, default the first gateway), closed when the test ends. */
-async function open(t: TestContext, u: User, o: ConnectOptions & { on?: TestGateway } = {}): Promise<{ client: WsClient; hello: Frame }> {
-  const r = await WsClient.open((o.on ?? gw).wsUrl, { token: u.token, ...o });
-  t.after(() => r.client.close());
-  return r;
-}
+const open = (t: TestContext, u: User, o: ConnectOptions & { on?: TestGateway } = {}) => stack.open(t, u, o);
 
 const isMsg = (id: string) => (f: Frame) => f.type === 'message.created' && f.data?.id === id;
 
@@ -63,7 +43,7 @@ describe('hello', () => {
     assert.equal(hello.data.userId, 'alice');
     assert.equal(hello.data.tenantId, tn.id);
     assert.ok(isSeq(hello.data.headSeq));
-    assert.equal(hello.data.headSeq, await headSeq(redis, tn.id));
+    assert.equal(hello.data.headSeq, await headSeq(stack.redis, tn.id));
     assert.equal(hello.data.heartbeatIntervalMs, config.gateway.heartbeatIntervalMs);
     assert.equal(hello.data.resumed, false);
     assert.equal(hello.data.replayed, 0);
@@ -139,13 +119,13 @@ describe('fanout', () => {
   test('with two gateways, a user with sockets on both gets every event on both, in the same order', async (t) => {
     const tn = tenant();
     const [alice, bob] = await Promise.all([tn.user('alice'), tn.user('bob')]);
-    const bob2 = tn.on(gw2.api, bob);
+    const bob2 = tn.on(stack.gateway(1).api, bob);
     const th = await alice.thread(['bob']);
-    const one = await open(t, alice, { on: gw });
-    const two = await open(t, alice, { on: gw2 });
+    const one = await open(t, alice, { on: stack.gw });
+    const two = await open(t, alice, { on: stack.gateway(1) });
     const posted: MessageBody[] = [];
     for (let i = 0; i < 10; i++) posted.push(await (i % 2 ? bob2 : bob).say(th.id, `g${i}`));
-    const extra = await tn.on(gw2.api, alice).thread(['bob']);
+    const extra = await tn.on(stack.gateway(1).api, alice).thread(['bob']);
     for (const c of [one.client, two.client]) {
       await c.waitFor((f) => f.type === 'thread.created' && f.data.id === extra.id);
       const msgs = c.events().filter((f) => f.type === 'message.created');
@@ -222,7 +202,7 @@ describe('membership changes, live', () => {
     const x = await alice.thread(['bob']);
     const y = await alice.thread(['bob']);
     const b = await open(t, bob);
-    const b2 = await open(t, bob, { on: gw2 });
+    const b2 = await open(t, bob, { on: stack.gateway(1) });
     const a = await open(t, alice);
     await alice.say(x.id, 'before removal');
     assert.equal((await root.removeParticipant(x.id, 'bob')).status, 204);
@@ -357,7 +337,7 @@ describe('upgrade', () => {
   test('/ws with an invalid lastSeq is HTTP 400', async () => {
     const alice = await tenant().user('alice');
     for (const lastSeq of ['abc', '1', '1-2-3', '-1', '1-', '$', '+', '1-0 ']) {
-      const r = await WsClient.refused(gw.wsUrl, { token: alice.token, lastSeq });
+      const r = await WsClient.refused(stack.gw.wsUrl, { token: alice.token, lastSeq });
       assert.equal(r.status, 400, `lastSeq=${JSON.stringify(lastSeq)}`);
       assert.equal(r.body?.error?.code, 'invalid_seq');
       assert.equal(typeof r.body?.error?.message, 'string');
@@ -368,9 +348,9 @@ describe('upgrade', () => {
     const tn = tenant();
     const alice = await tn.user('alice');
     const th = await alice.thread([]);
-    const viaOther = tn.on(gw2.api, alice);
+    const viaOther = tn.on(stack.gateway(1).api, alice);
     assert.equal((await viaOther.getThread(th.id)).status, 200);
-    assertError(await tn.on(gw2.api, await tn.user('dave')).getThread(th.id), 403);
+    assertError(await tn.on(stack.gateway(1).api, await tn.user('dave')).getThread(th.id), 403);
   });
 });
 
@@ -399,7 +379,7 @@ describe('connection lifecycle', () => {
     for (let i = 0; i < 30; i++) {
       const u = await tenant().user('early');
       // Frames sent the moment the upgrade completes, while the server is still loading the user's state.
-      const client = await WsClient.connect(gw.wsUrl, { token: u.token });
+      const client = await WsClient.connect(stack.gw.wsUrl, { token: u.token });
       t.after(() => client.close());
       client.send({ type: 'ping' });
       client.send('not json');

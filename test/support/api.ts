@@ -1,7 +1,8 @@
 // HTTP side of the integration tests: an in-process gateway against the real Redis and Postgres of
 // CHORUS_DATA_DIR, a small JSON client over node:http (full control of headers and framing, so 413,
 // 415 and chunked bodies can be exercised), per-user clients for the contract's endpoints, the
-// persist processor as a child process, and polling helpers.
+// persist processor as a child process, and polling helpers. Every answer is checked against
+// docs/openapi.yaml (spec.ts): one the spec does not describe fails the request.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { ZERO_SEQ } from '../../core/seq.js';
 import type { StreamEvent } from '../../core/events/index.js';
 import { startGateway, type Gateway } from '../../gateway/server.js';
 import { REPO_ROOT, spawnRole, uniqueTenant, type RoleProcess } from './env.js';
+import { responseProblem } from './spec.js';
 
 export const log = createLogger({ role: 'test', level: 'warn' });
 
@@ -114,8 +116,13 @@ export class Api {
           settled = true;
           const text = Buffer.concat(chunks).toString('utf8');
           let body: any;
-          if (/json/.test(String(res.headers['content-type'] ?? '')) && text) body = JSON.parse(text);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+          const contentType = res.headers['content-type'];
+          if (/json/.test(String(contentType ?? '')) && text) body = JSON.parse(text);
+          const status = res.statusCode ?? 0;
+          // Every answer a test sees is held against docs/openapi.yaml (test/support/spec.ts).
+          const problem = responseProblem(method, url.pathname, status, contentType, body);
+          if (problem) reject(new Error(`${method} ${url.pathname} → ${status}: docs/openapi.yaml does not describe this answer: ${problem}\nbody: ${text.slice(0, 600)}`));
+          else resolve({ status, headers: res.headers, body, text });
         });
       });
       // The server may answer (413) and close before the whole body was written: the reply wins.

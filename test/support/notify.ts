@@ -1,6 +1,7 @@
 // Helpers of the notification integration tests: the local SMTP and push sinks (started here when
 // `services up` did not start them), what they received, their control switches, and the
-// notification groups in this process with quick retry/digest/breaker settings.
+// notification groups in this process with quick retry/digest/breaker settings, and the stack
+// fixture both notification test files share (useNotifyStack).
 import crypto from 'node:crypto';
 import type { Config } from '../../config/index.js';
 import { withTenant, type Sql } from '../../core/db.js';
@@ -17,6 +18,7 @@ import { startLocalSmtpSink, type StoredMail } from '../../ops/local-smtp-sink.j
 import { startLocalPushSink, type StoredPush } from '../../ops/local-push-sink.js';
 import { readJsonl, sinkFiles, writeSinkControl, type LocalSink, type SinkAttempt, type SinkControl, type SinkName } from '../../ops/notify-sinks.js';
 import { sign } from '../../workers/notify/callbacks.js';
+import { useStack, type Stack } from './stack.js';
 
 export const NOTIFY_DEFINITIONS = { intents: notifyIntents, inApp: notifyInApp, email: notifyEmail, push: notifyPush, receipts, persist } as const;
 export type NotifyGroup = keyof typeof NOTIFY_DEFINITIONS;
@@ -96,4 +98,36 @@ export function signed(secret: string, body: unknown): { raw: string; signature:
 
 export async function breakerState(redis: RedisClient, provider: string): Promise<string> {
   return (await redis.hget(keys.notifyBreaker(provider), 'state')) ?? 'closed';
+}
+
+/** The notification files' stack: a gateway and a pool, the sinks (left as set), the notification groups of the tenants of `prefix`. */
+export interface NotifyStack {
+  stack: Stack;
+  /** The running groups ([intents, inApp, email, push, receipts]); a test may stop and replace one, the stack stops what is here at the end. */
+  groups: ProcessorGroup[];
+}
+
+/**
+ * Registers the hooks of a notification test file: the stack of useStack plus the local SMTP and
+ * push sinks (reset to their normal behaviour before and after the file) and the notification
+ * groups, in this process, for the tenants whose id starts with `<prefix>_`.
+ */
+export function useNotifyStack(o: { prefix: string; config: Config; log: Logger; sql: { max: number; app: string } }): NotifyStack {
+  const groups: ProcessorGroup[] = [];
+  const resetSinks = () => {
+    setSink(o.config, 'smtp-sink', {});
+    setSink(o.config, 'push-sink', {});
+  };
+  const stack = useStack({
+    prefix: o.prefix, config: o.config, sql: o.sql,
+    async setup(s) {
+      const sinks = await ensureSinks(o.config, o.log);
+      s.defer(() => sinks.stop());
+      resetSinks();
+      s.defer(resetSinks);
+      groups.push(...await startNotifyGroups(o.config, s.sql, o.log, (t) => t.startsWith(`${o.prefix}_`)));
+      s.defer(async () => { await Promise.all(groups.splice(0).map((g) => g.stop())); });
+    },
+  });
+  return { stack, groups };
 }

@@ -1,7 +1,9 @@
 // Websocket side of the integration tests: a `ws` client that records every server frame, waits for
-// frames by predicate (past or future), and reports how the connection ended.
+// frames by predicate (past or future), and reports how the connection ended. Every server frame is
+// checked against docs/asyncapi.yaml (spec.ts): one the spec does not describe fails the test.
 import http from 'node:http';
 import WebSocket from 'ws';
+import { frameProblem, responseProblem } from './spec.js';
 
 /** A server frame: `{"type","seq"?,"ts","data"}` (contract section 3). */
 export interface Frame {
@@ -46,6 +48,8 @@ export class WsClient {
   readonly frames: Frame[] = [];
   /** Raw texts that were not JSON (a contract violation; kept for assertion messages). */
   readonly garbage: string[] = [];
+  /** Frames docs/asyncapi.yaml does not describe, with the schema errors; any makes every wait fail. */
+  readonly specProblems: string[] = [];
   closeInfo: CloseInfo | null = null;
   readonly closed: Promise<CloseInfo>;
   private listeners = new Set<() => void>();
@@ -61,11 +65,20 @@ export class WsClient {
     });
     ws.on('message', (raw, isBinary) => {
       const text = raw.toString();
+      let frame: Frame | undefined;
       try {
         if (isBinary) throw new Error('binary frame');
-        this.frames.push(JSON.parse(text) as Frame);
+        frame = JSON.parse(text) as Frame;
+        this.frames.push(frame);
       } catch {
         this.garbage.push(text);
+      }
+      const problem = frame && frameProblem(frame);
+      if (problem) {
+        const err = new Error(`docs/asyncapi.yaml does not describe a server frame: ${problem}\nframe: ${text.slice(0, 600)}`);
+        this.specProblems.push(err.message);
+        // Also fails a test that waits for nothing more: an uncaught error fails the running test (or the file).
+        setImmediate(() => { throw err; });
       }
       this.notify();
     });
@@ -121,7 +134,10 @@ export class WsClient {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: any;
           try { body = JSON.parse(text); } catch { body = text; }
-          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+          const status = res.statusCode ?? 0;
+          const problem = responseProblem('GET', new URL(wsUrl).pathname, status, res.headers['content-type'], body);
+          if (problem) reject(new Error(`upgrade refused with ${status}: docs/openapi.yaml does not describe this answer: ${problem}\nbody: ${text.slice(0, 600)}`));
+          else resolve({ status, body, headers: res.headers });
           ws.terminate();
         });
       });
@@ -145,6 +161,11 @@ export class WsClient {
   waitForAll(pred: (f: Frame) => boolean, n: number, timeoutMs = 5000, what = 'matching frames'): Promise<Frame[]> {
     return new Promise((resolve, reject) => {
       const check = () => {
+        if (this.specProblems.length) {
+          done();
+          reject(new Error(this.specProblems[0]));
+          return true;
+        }
         const got = this.frames.filter(pred);
         if (got.length >= n) {
           done();
