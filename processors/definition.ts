@@ -1,26 +1,14 @@
 // What a processor is: a plain definition object (Emmett style). The shared runner (runner.ts) owns
 // reading, acking, claiming, backoff and dead-lettering; a definition only says which events it
 // wants and how to apply a batch of them.
-import type { DecodedEvent } from '../core/events/index.js';
+import type { BatchContext } from '../core/batch-context.js';
 import type { Sql } from '../core/db.js';
 import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/index.js';
 
-export interface ProcessorContext {
-  tenantId: string;
-  /**
-   * Entries of one tenant stream, oldest first, all of a type the definition can handle, each decoded
-   * once by the runner (core/events decodeEvent): `switch (e.type)` narrows `e.payload`.
-   */
-  events: DecodedEvent[];
-  sql: Sql;
-  /** Shared non-blocking connection (never use it for blocking reads). */
-  redis: RedisClient;
-  log: Logger;
-  /** The process's configuration, loaded by its entry point and handed down by the runner. */
-  config: Config;
-}
+/** What a definition's handler gets for one tenant batch (core/batch-context.ts). */
+export type ProcessorContext = BatchContext;
 
 /** What a definition's periodic upkeep gets: the tenants served, the shared clients, the configuration. */
 export interface PeriodicContext {

@@ -11,6 +11,7 @@ import { getPreferences, normalize, PreferencesInput, putPreferences } from '../
 import { explain, listNotifications, markNotificationRead } from '../../workers/notify/feed.js';
 import { applyCallbacks, parseCallback, verifySignature } from '../../workers/notify/callbacks.js';
 import { isProviderChannel } from '../../workers/notify/channels.js';
+import { pageQuery } from '../http/page-query.js';
 
 /** A provider's callbacks may batch up to 100 events. */
 const CALLBACK_MAX_BODY = 256 * 1024;
@@ -30,10 +31,7 @@ export function notificationRoutes(r: Router, ctx: RouteContext): void {
 
   r.get('/api/notifications', { name: 'notify_list' }, async (req) => {
     const p = req.principal!;
-    const page = await listNotifications(ctx.sql, p.tenantId, p.userId, {
-      limit: req.query.get('limit') ?? undefined,
-      cursor: req.query.get('cursor') ?? undefined,
-    });
+    const page = await listNotifications(ctx.sql, p.tenantId, p.userId, pageQuery(req.query));
     return { status: 200, body: page };
   });
 

@@ -9,6 +9,7 @@ import { enforce } from '../../core/rate-limit.js';
 import { pathId } from './threads.js';
 import { keys } from '../../core/keys.js';
 import { presenceOf } from '../presence/store.js';
+import { pageQuery } from '../http/page-query.js';
 
 /** At most this many users' presence in a sync answer (the rest arrives with presence.subscribe). */
 const SYNC_PRESENCE_MAX = 500;
@@ -26,10 +27,7 @@ export function readStateRoutes(r: Router, ctx: RouteContext): void {
 
   r.get('/api/inbox', { name: 'inbox' }, async (req) => {
     const p = req.principal!;
-    const page = await readInbox(ctx.sql, p.tenantId, p.userId, {
-      limit: req.query.get('limit') ?? undefined,
-      cursor: req.query.get('cursor') ?? undefined,
-    });
+    const page = await readInbox(ctx.sql, p.tenantId, p.userId, pageQuery(req.query));
     return { status: 200, body: page };
   });
 

@@ -2,42 +2,27 @@
 // shape, the counters) consumer is killed with SIGKILL mid-processing and restarted; once caught up,
 // the unread counters and the inbox projection equal a recomputation from the messages table, and at
 // least one kill left entries pending that the restarted consumer redelivered (exactly-once effect).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSql, type Sql } from '../../core/db.js';
-import type { Authenticator } from '../../core/auth.js';
-import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
-import { Tenant, config, createAuthenticator, log, migrateDb, startTestGateway, testRedis, type TestGateway } from '../support/api.js';
+import { config, log } from '../support/api.js';
 import { spawnRole, type RoleProcess } from '../support/env.js';
 import { Traffic, actualState, caughtUp, expectedState, people, rng, startGroups, stopGroups } from '../support/read-models.js';
+import { useStack } from '../support/stack.js';
 
-let gw: TestGateway;
-let auth: Authenticator;
-let redis: RedisClient;
-let sql: Sql;
 const unlimited = { rate: 0, burst: 1 };
-
-before(async () => {
-  await migrateDb(config);
-  sql = createSql(config, { max: 10, app: 'test-read-models-crash' });
-  redis = testRedis(config);
-  auth = await createAuthenticator(config);
-  gw = await startTestGateway(config, {
-    rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited, devTokenClient: unlimited },
-  });
-});
-after(async () => {
-  await gw?.close();
-  redis?.disconnect();
-  await sql?.end({ timeout: 5 });
+const stack = useStack({
+  prefix: 'kill',
+  gateways: [{ rateLimits: { messageUser: unlimited, messageTenant: unlimited, emitUser: unlimited, emitTenant: unlimited, presenceReadUser: unlimited, devTokenClient: unlimited } }],
+  sql: { max: 10, app: 'test-read-models-crash' },
 });
 
 // The consumer killed: the projector (every read model in one transaction), or counters beside the other three groups.
 for (const victimGroup of ['projector', 'counters'] as const) {
   test(`kill -9 of the ${victimGroup} consumer mid-processing, then a restart: counters stay exact`, async () => {
     const seed = Number(process.env['CHORUS_TEST_SEED'] ?? (Date.now() + 1) % 1e9);
-    const t = new Tenant(gw.api, auth, 'kill');
+    const t = stack.tenant('kill');
+    const { redis, sql } = stack;
     const others = victimGroup === 'projector' ? [] : (['persist', 'inbox', 'receipts'] as const);
     const groups = await startGroups(config, sql, log, (x) => x === t.id, others);
     const env = {

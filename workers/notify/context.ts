@@ -1,15 +1,5 @@
-// What the notification stages receive from their processor for one tenant batch.
-import type { Config } from '../../config/index.js';
-import type { Sql } from '../../core/db.js';
-import type { DecodedEvent } from '../../core/events/index.js';
-import type { Logger } from '../../core/logger.js';
-import type { RedisClient } from '../../core/redis.js';
+// What the notification stages receive from their processor for one tenant batch: the runner's
+// batch context (core/batch-context.ts), under the name the stages use.
+import type { BatchContext } from '../../core/batch-context.js';
 
-export interface NotifyContext {
-  tenantId: string;
-  events: DecodedEvent[];
-  sql: Sql;
-  redis: RedisClient;
-  log: Logger;
-  config: Config;
-}
+export type NotifyContext = BatchContext;
