@@ -16,5 +16,5 @@ export type { ReadReceiptUpdated } from './read-receipt.js';
 export type { AttachmentChecked, AttachmentReady, AttachmentRejected, AttachmentUploaded } from './attachment.js';
 export type { InboxUpdated, InboxUserFields } from './inbox.js';
 export type {
-  DigestItem, DigestJob, Job, MessageJob, NotificationCreated, NotificationOwn, NotificationShared, NotifyChannel,
+  DigestItem, DigestJob, Job, MessageJob, NotificationContent, NotificationCreated, NotificationOwn, NotificationShared, NotifyChannel,
 } from './notification.js';

@@ -21,12 +21,23 @@ export interface NotificationShared {
 export interface NotificationOwn {
   id: string;
   kind: 'mention' | 'direct' | 'message';
+}
+
+/**
+ * What the message gives every recipient alike. A grouped entry stores it once beside perUser
+ * (entries written before 2026-12-03 repeat it inside each recipient's fields, which the gateway's
+ * splice lets win: both read the same).
+ */
+export interface NotificationContent {
   title: string | null;
   preview: string;
   createdAt: string;
 }
 
-export type NotificationCreated = NotificationShared & (NotificationOwn | { perUser: Record<string, NotificationOwn> });
+export type NotificationCreated = NotificationShared & (
+  | (NotificationOwn & NotificationContent)
+  | (Partial<NotificationContent> & { perUser: Record<string, NotificationOwn & Partial<NotificationContent>> })
+);
 
 export const notificationCreated: EventSpec<NotificationCreated> = {
   version: 1,

@@ -459,6 +459,13 @@ test('in-app: recipients of a message share notification.created entries, and ea
     const users = entries.flatMap(([, f]) => f[f.indexOf('u') + 1]!.split(','));
     assert.deepEqual(users.sort(), ['bob', 'carol', 'dave']);
     assert.ok(entries.length <= 3);
+    // What the message gives all recipients alike is stored once per entry, not once per recipient.
+    for (const [, f] of entries) {
+      const d = JSON.parse(f[f.indexOf('d') + 1]!) as { title?: unknown; perUser?: Record<string, Record<string, unknown>> };
+      if (!d.perUser) continue;
+      assert.equal(d.title, th.title ?? null);
+      for (const own of Object.values(d.perUser)) assert.deepEqual(Object.keys(own).sort(), ['id', 'kind']);
+    }
   } finally {
     await Promise.all(opened.map(({ client }) => client.close()));
   }

@@ -19,9 +19,20 @@ function shared(r: InAppRow) {
   return { messageId: r.message_id, threadId: r.thread_id, senderId: r.sender_id, readAt: null };
 }
 
+/** What the message gives each recipient alike: stored once per grouped entry, not per recipient. */
+function content(r: InAppRow) {
+  return { title: r.title, preview: r.preview, createdAt: r.created_at };
+}
+
 /** The fields of a notification.created that are the recipient's own. */
 function own(r: InAppRow) {
-  return { id: r.id, kind: r.kind, title: r.title, preview: r.preview, createdAt: r.created_at };
+  return { id: r.id, kind: r.kind };
+}
+
+/** A recipient's own fields, with the content only where it differs from the group's (it never does for one message). */
+function ownIn(r: InAppRow, first: InAppRow) {
+  const differs = r.title !== first.title || r.preview !== first.preview || r.created_at !== first.created_at;
+  return differs ? { ...own(r), ...content(r) } : own(r);
 }
 
 export interface InAppPublished {
@@ -55,14 +66,14 @@ export async function deliverInApp(
   const alone = async (i: number) => {
     const r = rows[i] as InAppRow;
     const seq = await publishInApp(redis, tenantId, [jobs[i] as MessageJob],
-      { type: EVENT.notificationCreated, data: { ...own(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id }, markerTtlMs);
+      { type: EVENT.notificationCreated, data: { ...own(r), ...content(r), ...shared(r) }, users: [r.user_id], actor: r.sender_id }, markerTtlMs);
     return seq === 'partial' ? null : seq; // one job is published or not: never partial
   };
   await Promise.all(groupsOf(jobs).map(async (group) => {
     if (group.length === 1) return published(group[0] as number, await alone(group[0] as number));
     const rs = group.map((i) => rows[i] as InAppRow);
     const first = rs[0] as InAppRow;
-    const data = { ...shared(first), perUser: Object.fromEntries(rs.map((r) => [r.user_id, own(r)])) };
+    const data = { ...shared(first), ...content(first), perUser: Object.fromEntries(rs.map((r) => [r.user_id, ownIn(r, first)])) };
     const seq = await publishInApp(redis, tenantId, group.map((i) => jobs[i] as MessageJob),
       { type: EVENT.notificationCreated, data, users: rs.map((r) => r.user_id), actor: first.sender_id }, markerTtlMs);
     if (seq !== 'partial') return group.forEach((i) => published(i, seq));
