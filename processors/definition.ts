@@ -13,6 +13,8 @@ export type ProcessorContext = BatchContext;
 /** What a definition's periodic upkeep gets: the tenants served, the shared clients, the configuration. */
 export interface PeriodicContext {
   tenants: string[];
+  /** Of those, the ones with traffic in the last minute (processors/tenants.ts `active`): visit these every tick, the rest a slice at a time. */
+  active: ReadonlySet<string>;
   sql: Sql;
   redis: RedisClient;
   log: Logger;

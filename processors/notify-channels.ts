@@ -25,8 +25,11 @@ const OBSERVE_EVERY_MS = 1000;
  * second by default), so a hint is at most ceil(tenants / 8) seconds late, whatever the tenant count costs.
  */
 const SWEEP_PER_TICK = 2;
-/** Tenants whose queue trim is considered per tick (each is trimmed at most every TRIM_EVERY_MS). */
-const TRIM_PER_TICK = 2;
+/**
+ * Queue trims: the tenants with traffic on the channel (at most every TRIM_EVERY_MS each), and one
+ * idle tenant every TRIM_IDLE_EVERY_TICKS ticks (one a second by default): an idle queue only ages.
+ */
+const TRIM_IDLE_EVERY_TICKS = 4;
 
 /** One provider per channel and configuration in this process (a pooled SMTP transport, a keep-alive agent). */
 const providers = new Map<string, Provider>();
@@ -42,7 +45,8 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
   // Per tenant (a definition may serve several groups in one process, e.g. in tests).
   const lastTrim = new Map<string, number>();
   const dueSweep = new TenantSweep(SWEEP_PER_TICK);
-  const trimSweep = new TenantSweep(TRIM_PER_TICK);
+  const trimSweep = new TenantSweep(1);
+  let ticks = 0;
   const lastObserved = new Map<string, number>();
   const delivery = new ChannelDelivery(channel, channel === 'inApp' ? undefined : (c) => providerFor(channel, c));
   return {
@@ -54,7 +58,7 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
     handle: (ctx) => delivery.handle(ctx),
     periodic: {
       intervalMs: (c) => c.notify.tickMs,
-      async run({ tenants, redis, config: c, log }) {
+      async run({ tenants, active, redis, config: c, log }) {
         const now = Date.now();
         const served = new Set(tenants);
         // Tenants with work due according to the index, and a slice of the others in case a hint was lost.
@@ -67,7 +71,8 @@ function channelProcessor(channel: Channel): ProcessorDefinition {
           lastObserved.set(provider, now);
           await new Breaker(redis, provider, { ...c.notify.breaker, probeMs: c.notify.sendTimeoutMs + 1000 }, log).observe();
         }
-        for (const t of trimSweep.next(tenants)) {
+        const trims = ++ticks % TRIM_IDLE_EVERY_TICKS === 0 ? trimSweep.next(tenants, active) : [...active];
+        for (const t of trims) {
           if (now - (lastTrim.get(t) ?? 0) < TRIM_EVERY_MS) continue;
           lastTrim.set(t, now);
           await trimSafely(redis, t, c.notify.streamRetentionMs, c.streams.maxLen, queueOf(channel));

@@ -256,7 +256,7 @@ export class Runner {
       await sleep(attempt ? Math.max(every, backoffDelay(attempt)) : every, this.abort.signal);
       if (!this.running || Date.now() < this.gateUntil) continue;
       try {
-        await periodic.run({ tenants: this.opts.directory.tenants(), sql, redis, config, log: this.log });
+        await periodic.run({ tenants: this.opts.directory.tenants(), active: this.opts.directory.active(), sql, redis, config, log: this.log });
         attempt = 0;
       } catch (err) {
         attempt++;

@@ -6,7 +6,7 @@
 // every tenant is visited every tick, as before.
 
 /** Idle tenants visited per tick by each loop unless it says otherwise. */
-export const SWEEP_PER_TICK = 20;
+export const SWEEP_PER_TICK = 10;
 
 export class TenantSweep {
   private cursor = 0;

@@ -120,9 +120,17 @@ export class TenantDirectory {
     }
   }
 
+  /** Registry size at the last full read: the set only grows, so an unchanged SCARD means nothing new. */
+  private lastCount = -1;
+
   private async refresh(): Promise<void> {
+    // SCARD is O(1); SMEMBERS of a thousand ids every poll of every group was most of an idle
+    // stack's tenant-discovery cost. A full read still happens whenever the size moved.
+    const count = await this.opts.redis.scard(keys.tenants());
+    if (count === this.lastCount && this.admitting.size === 0) return;
     const members = await this.opts.redis.smembers(keys.tenants());
     await Promise.all(members.map((t) => this.admit(t)));
+    this.lastCount = members.length;
   }
 
   private admit(tenantId: string): Promise<void> {
