@@ -268,7 +268,8 @@ export async function timed<T>(statement: string, fn: () => Promise<T>): Promise
 
 /** The metrics with a `tenant` label: a tenant that leaves the top N loses its series in each. */
 const PER_TENANT = [metrics.httpRequests, metrics.streamAppends, metrics.wsEventsSent, metrics.wsEventsDropped,
-  metrics.processorProcessed, metrics.deadLettered, metrics.notifyDecisions, metrics.counterReconcile] as const;
+  metrics.processorProcessed, metrics.deadLettered, metrics.notifyDecisions, metrics.counterReconcile, metrics.presenceShardLoad,
+  metrics.presenceRebalanceSuggested] as const;
 
 tenantLabels.onEvict((tenants) => {
   const gone = new Set(tenants);
