@@ -225,8 +225,16 @@ function build(e: Env, c: Context, algorithms: string[]) {
     /** Directory for the unix sockets of the local Redis and Postgres (kept short: sun_path is 108 bytes). */
     socketDir: c.socketDir,
     logLevel: e.LOG_LEVEL,
-    /** /metrics port of non-gateway roles (0: not served). */
+    /** This process's own /metrics port (0: not served; a gateway also serves it on `port`). */
     metricsPort: e.CHORUS_METRICS_PORT,
+    /** The `node` label of every series; unset: the entry point uses `<hostname>:<role>` (core/metrics.ts nodeName). */
+    nodeName: e.CHORUS_NODE_NAME,
+    /** Bounded `tenant` label: top-N tenants by traffic over a sliding window keep their id (core/tenant-label.ts). */
+    tenantLabels: { top: e.CHORUS_METRICS_TENANTS, windowMs: e.CHORUS_METRICS_TENANT_WINDOW_S * 1000 },
+    /** Time one Redis command in N (0: none). */
+    redisLatencySample: e.CHORUS_REDIS_LATENCY_SAMPLE,
+    /** Write one noisy success log line in N (0: none). */
+    logSample: e.CHORUS_LOG_SAMPLE,
     metricsAccess: metricsAccessConfig(e.CHORUS_METRICS_TOKEN, e.CHORUS_METRICS_ALLOW, c.production),
     devAuth: e.CHORUS_DEV_AUTH ?? !c.production,
     /** The dev secrets file of the data dir when a secret came from it (never in production). */

@@ -56,7 +56,12 @@ const running = section('Running', {
   DATABASE_URL: unset(z.string(), 'Use this Postgres (`postgres://…`) instead of starting a local one.'),
   CHORUS_DEV_AUTH: unset(bool, 'Enables `POST /dev/token`. `1`, `true`, `yes` enable it; any other value disables it.', '`1` unless `NODE_ENV=production`, then `0`'),
   LOG_LEVEL: text('info', 'pino level: `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`.'),
-  CHORUS_METRICS_PORT: int(0, 'Port of the `/metrics` endpoint of a processor process (the processor roles have no HTTP API; the gateway serves `/metrics` on `PORT`). Listens on `HOST`. `npm start` sets it per role: `PORT + 100 + 10·n + copy` for the n-th processor role of `ops/roles.ts` (8190, 8200, … with the default `PORT`).', { note: 'none' }),
+  CHORUS_METRICS_PORT: int(0, 'Port of this process\'s own `/metrics` endpoint. Processor roles have no HTTP API and serve `/metrics` only there; a gateway serves it on `PORT` too, but gateways sharing `PORT` answer a scrape of it at random, so each also serves it here when set. Listens on `HOST`. `npm start` sets it per copy: `PORT + 100 + 10·n + copy` for the n-th role of `ops/roles.ts` (gateways 8180, 8181, …; processors 8190, attachments 8200, notifications 8210 with the default `PORT`).', { note: 'none' }),
+  CHORUS_NODE_NAME: unset(z.string().min(1).max(120), 'The `node` label on every metric series of this process. `npm start` gives each copy of each role `<CHORUS_NODE_NAME or hostname>:<role>[#copy]`; a process started alone uses the value as is.', '`<hostname>:<role>` (the entry point\'s role, e.g. `gateway`)'),
+  CHORUS_METRICS_TENANTS: int(20, 'How many tenants keep their id in the `tenant` label of metrics: the top N by traffic over the last `CHORUS_METRICS_TENANT_WINDOW_S`; every other tenant is counted as `other`. Bounds the series per metric to N + 1. `0`: every tenant is `other`.', { max: 1000 }),
+  CHORUS_METRICS_TENANT_WINDOW_S: int(300, 'Sliding window of the top-N tenant ranking (`CHORUS_METRICS_TENANTS`): the ranking is recomputed every half window from the traffic of the last whole window (at least 10).', { min: 10 }),
+  CHORUS_REDIS_LATENCY_SAMPLE: int(16, 'Redis command latency (`chorus_redis_command_duration_seconds`) times one command in N per connection: `1` times every command, `0` none.'),
+  CHORUS_LOG_SAMPLE: int(100, 'Noisy success logs (websocket connects and disconnects, dropped best-effort events, processor batches) are written once in N per kind; failures and security events (auth failures, refused upgrades, cross-tenant attempts) are always written. `1` writes every line, `0` none of the sampled ones.'),
   CHORUS_METRICS_TOKEN: unset(z.string().min(16), 'Operator token for `/metrics` (gateway and processor roles), at least 16 characters (in production as strong as every other secret: `openssl rand -hex 32`): a request with `Authorization: Bearer <token>` is served from any address.'),
   CHORUS_METRICS_ALLOW: unset(z.string(), 'Comma-separated IPs or CIDRs (`10.0.0.0/8`) whose requests to `/metrics` are served without a token (the peer address of the TCP connection; no proxy header is trusted). An invalid entry stops start-up. See **Metrics access** below.', '`127.0.0.1,::1` outside production; empty in production'),
 });
@@ -95,7 +100,7 @@ const streams = section('Streams and processors', {
 });
 
 const gateway = section('Gateway (HTTP and websocket)', {
-  CHORUS_GATEWAYS: int(1, 'Gateway processes the supervisor starts on the shared port (SO_REUSEPORT; at least 1).', { min: 1 }),
+  CHORUS_GATEWAYS: int(1, 'Gateway processes the supervisor starts on the shared port (SO_REUSEPORT; 1 to 10: each also serves `/metrics` on its own port, `PORT + 100 + copy`, below the processor roles\' ports).', { min: 1, max: 10 }),
   CHORUS_NODE_ARGS: text('', 'Extra `node` arguments (space-separated) for every role the supervisor starts, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a running stack (Node refuses those in `NODE_OPTIONS`).'),
   CHORUS_BACKGROUND_NICE: int(5, 'Niceness (0–19) the supervisor gives the roles off the realtime path (`processors`, `attachments`, `notifications`): on a busy machine the gateways and Redis get the CPU first, and projections and notifications catch up with what is left (watch their lag: `chorus_processor_lag_entries`, `chorus_processor_event_age_seconds`). `0` runs them at normal priority.', { min: 0, max: 19 }),
   CHORUS_HEARTBEAT_INTERVAL_MS: int(25_000, 'Announced to clients as `hello.heartbeatIntervalMs`: how often to send `presence.heartbeat`.'),

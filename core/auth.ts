@@ -3,6 +3,8 @@ import * as jose from 'jose';
 import type { Config } from '../config/index.js';
 import { AppError } from './errors.js';
 import { isId } from './ids.js';
+import { metrics } from './metrics.js';
+import type { Logger } from './logger.js';
 
 export interface Principal {
   tenantId: string;
@@ -67,7 +69,7 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
 
   return {
     async verify(token) {
-      if (!token) throw new AppError('unauthorized', 'missing bearer token');
+      if (!token) throw new AuthFailure('unauthorized', 'missing bearer token', 'missing_token');
       const hit = cache.get(token);
       if (hit) {
         if (hit.untilMs > Date.now()) return hit.principal;
@@ -83,17 +85,17 @@ export async function createAuthenticator(config: Config): Promise<Authenticator
           requiredClaims: ['exp', 'sub'],
         }));
       } catch (err) {
-        if (err instanceof jose.errors.JWTExpired) throw new AppError('token_expired', 'token expired');
-        throw new AppError('unauthorized', 'invalid token');
+        if (err instanceof jose.errors.JWTExpired) throw new AuthFailure('token_expired', 'token expired', 'expired');
+        throw new AuthFailure('unauthorized', 'invalid token', 'invalid_token');
       }
       // jose checks iat only together with maxTokenAge; a token "issued" later than now is refused here.
       if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + clockToleranceS) {
-        throw new AppError('unauthorized', 'token issued in the future (iat)');
+        throw new AuthFailure('unauthorized', 'token issued in the future (iat)', 'future_iat');
       }
       const tid = payload['tid'];
       const sub = payload.sub;
-      if (!isId(tid)) throw new AppError('unauthorized', 'token has no valid tid claim');
-      if (!isId(sub)) throw new AppError('unauthorized', 'token has no valid sub claim');
+      if (!isId(tid)) throw new AuthFailure('unauthorized', 'token has no valid tid claim', 'bad_claims');
+      if (!isId(sub)) throw new AuthFailure('unauthorized', 'token has no valid sub claim', 'bad_claims');
       const roles = payload['roles'];
       const principal = { tenantId: tid, userId: sub, admin: Array.isArray(roles) && roles.includes('admin') };
       remember(token, principal, payload.exp);
@@ -119,4 +121,23 @@ export function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());
   return m?.[1];
+}
+
+export type AuthFailureReason = 'missing_token' | 'expired' | 'invalid_token' | 'future_iat' | 'bad_claims';
+
+/** A refused token: the client's 401 (its code and message), plus the reason metrics and logs name. */
+export class AuthFailure extends AppError {
+  constructor(code: 'unauthorized' | 'token_expired', message: string, readonly reason: AuthFailureReason) {
+    super(code, message);
+  }
+}
+
+/**
+ * Counts and logs a refused token (a security event: always logged, never sampled). The token is
+ * never logged; `fields` say where it came from (route or connection, client address).
+ */
+export function recordAuthFailure(log: Logger, transport: 'http' | 'ws', err: unknown, fields: Record<string, unknown>): void {
+  const reason = err instanceof AuthFailure ? err.reason : 'invalid_token';
+  metrics.authFailures.inc({ transport, reason });
+  log.warn({ ...fields, transport, reason, security: 'auth_failure' }, 'authentication failed');
 }

@@ -46,3 +46,12 @@ export async function lockWaitingSessions(sql: Sql): Promise<number> {
     select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`;
   return row?.n ?? 0;
 }
+
+/** Share of the Chorus database's block reads served from shared buffers (NaN before any read). */
+export async function cacheHitRatio(sql: Sql): Promise<number> {
+  const [row] = await sql<{ hit: string; read: string }[]>`
+    select blks_hit::text as hit, blks_read::text as read from pg_stat_database where datname = current_database()`;
+  const hit = Number(row?.hit ?? 0);
+  const total = hit + Number(row?.read ?? 0);
+  return total ? hit / total : NaN;
+}

@@ -1,5 +1,6 @@
 // A minimal /metrics endpoint for processes that have no HTTP server of their own (processors,
-// workers), so every role can be scraped. The gateway serves /metrics on its API port instead.
+// workers), and for each gateway besides its API port (which gateways share), so every process can
+// be scraped on its own.
 import http from 'node:http';
 import { registry } from './metrics.js';
 import type { Logger } from './logger.js';

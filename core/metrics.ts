@@ -1,9 +1,23 @@
 // The metrics registry: every Prometheus metric of Chorus is defined here, once.
-// Labels follow the seed (section 7.1): tenant, node, event_type, priority, queue.
+// Labels follow the seed (section 7.1): tenant, node, event_type, priority, queue. `node` is on every
+// series (the registry's default label, set by the entry point: setNodeLabel); `tenant` is bounded
+// to the top-N tenants by traffic plus `other` (core/tenant-label.ts).
+import os from 'node:os';
 import client from 'prom-client';
+import { tenantLabels } from './tenant-label.js';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
+
+/**
+ * Names this process in the `node` label of every series: the configured CHORUS_NODE_NAME (the
+ * supervisor gives each copy of each role its own), else `<hostname>:<role>`. Called by entry points.
+ */
+export function setNodeLabel(configured: string | undefined, role: string): string {
+  const node = configured ?? `${os.hostname()}:${role}`;
+  registry.setDefaultLabels({ node });
+  return node;
+}
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Queue lag reaches past the request buckets: the seed's bound is 60 s. */
@@ -20,19 +34,24 @@ let lockWaitSource: (() => Promise<number>) | undefined;
 export function readLockWaitsFrom(source: () => Promise<number>): void {
   lockWaitSource = source;
 }
+/** Where the cache-hit gauge reads at scrape time (pg_stat_database of the Chorus database). */
+let cacheHitSource: (() => Promise<number>) | undefined;
+export function readCacheHitRatioFrom(source: () => Promise<number>): void {
+  cacheHitSource = source;
+}
 
 export const metrics = {
   httpRequests: new client.Counter({
-    name: 'chorus_http_requests_total', help: 'HTTP requests by route and status',
-    labelNames: ['route', 'method', 'status'], registers: [registry],
+    name: 'chorus_http_requests_total', help: 'HTTP requests by route, status and tenant (top-N tenants, the rest `other`; `none` before authentication)',
+    labelNames: ['route', 'method', 'status', 'tenant'], registers: [registry],
   }),
   httpDuration: new client.Histogram({
     name: 'chorus_http_request_duration_seconds', help: 'HTTP request latency by route',
     labelNames: ['route', 'method'], buckets: latencyBuckets, registers: [registry],
   }),
   streamAppends: new client.Counter({
-    name: 'chorus_stream_appends_total', help: 'Events appended to tenant streams',
-    labelNames: ['event_type'], registers: [registry],
+    name: 'chorus_stream_appends_total', help: 'Events appended to tenant streams (accepted writes), by event type and tenant',
+    labelNames: ['event_type', 'tenant'], registers: [registry],
   }),
   wsConnections: new client.Gauge({
     name: 'chorus_ws_connections', help: 'Open websocket connections on this gateway', registers: [registry],
@@ -44,13 +63,22 @@ export const metrics = {
   wsAuthFailures: new client.Counter({
     name: 'chorus_ws_auth_failures_total', help: 'Websocket upgrades refused for authentication', registers: [registry],
   }),
+  authFailures: new client.Counter({
+    name: 'chorus_auth_failures_total',
+    help: 'Requests and websocket upgrades refused for authentication, by transport (http, ws) and reason (missing_token, expired, invalid_token, future_iat, bad_claims)',
+    labelNames: ['transport', 'reason'], registers: [registry],
+  }),
+  wsDisconnects: new client.Counter({
+    name: 'chorus_ws_disconnects_total', help: 'Websocket connections closed, by close code (1000, 1001, 1006, 1008, 4008, ...)',
+    labelNames: ['code'], registers: [registry],
+  }),
   wsEventsSent: new client.Counter({
-    name: 'chorus_ws_events_sent_total', help: 'Events written to websockets',
-    labelNames: ['priority'], registers: [registry],
+    name: 'chorus_ws_events_sent_total', help: 'Events written to websockets, by priority and tenant',
+    labelNames: ['priority', 'tenant'], registers: [registry],
   }),
   wsEventsDropped: new client.Counter({
-    name: 'chorus_ws_events_dropped_total', help: 'Events not delivered to a websocket, by priority and reason',
-    labelNames: ['priority', 'reason'], registers: [registry],
+    name: 'chorus_ws_events_dropped_total', help: 'Events not delivered to a websocket, by priority, reason and tenant',
+    labelNames: ['priority', 'reason', 'tenant'], registers: [registry],
   }),
   wsBadFrames: new client.Counter({
     name: 'chorus_ws_bad_frames_total', help: 'Client frames answered with an error', labelNames: ['code'], registers: [registry],
@@ -71,20 +99,20 @@ export const metrics = {
     buckets: deliveryBuckets, registers: [registry],
   }),
   processorProcessed: new client.Counter({
-    name: 'chorus_processor_entries_total', help: 'Stream entries handled by a consumer group, by outcome',
-    labelNames: ['queue', 'outcome'], registers: [registry],
+    name: 'chorus_processor_entries_total', help: 'Stream entries handled by a consumer group, by outcome and tenant',
+    labelNames: ['queue', 'outcome', 'tenant'], registers: [registry],
   }),
   processorBatchDuration: new client.Histogram({
     name: 'chorus_processor_batch_duration_seconds', help: 'Time to handle one batch',
     labelNames: ['queue'], buckets: latencyBuckets, registers: [registry],
   }),
   processorLag: new client.Gauge({
-    name: 'chorus_processor_lag_entries', help: 'Entries not yet delivered to the group (XINFO lag), summed over tenants',
-    labelNames: ['queue'], registers: [registry],
+    name: 'chorus_processor_lag_entries', help: 'Entries not yet delivered to the group (XINFO lag), by tenant (top-N, the others summed as `other`)',
+    labelNames: ['queue', 'tenant'], registers: [registry],
   }),
   processorPending: new client.Gauge({
-    name: 'chorus_processor_pending_entries', help: 'Delivered but unacknowledged entries, summed over tenants',
-    labelNames: ['queue'], registers: [registry],
+    name: 'chorus_processor_pending_entries', help: 'Delivered but unacknowledged entries, by tenant (top-N, the others summed as `other`)',
+    labelNames: ['queue', 'tenant'], registers: [registry],
   }),
   processorLagSeconds: new client.Histogram({
     name: 'chorus_processor_event_age_seconds', help: 'Age of an entry when its group finished it (queue lag)',
@@ -107,6 +135,20 @@ export const metrics = {
       // NaN, not a failed scrape, when the database does not answer: the other metrics still matter then.
       this.set(await lockWaitSource().catch(() => NaN));
     },
+  }),
+  dbCacheHitRatio: new client.Gauge({
+    name: 'chorus_db_cache_hit_ratio',
+    help: 'Share of block reads of the Chorus database served from Postgres shared buffers since its statistics reset (pg_stat_database), read at each scrape of a processor role; aggregate with max',
+    registers: [registry],
+    async collect() {
+      if (!cacheHitSource) return;
+      this.set(await cacheHitSource().catch(() => NaN));
+    },
+  }),
+  redisCommandDuration: new client.Histogram({
+    name: 'chorus_redis_command_duration_seconds',
+    help: 'Redis command latency as this client sees it (queueing and round trip), by command; one command in CHORUS_REDIS_LATENCY_SAMPLE is timed, blocking reads never',
+    labelNames: ['command'], buckets: latencyBuckets, registers: [registry],
   }),
   counterReconcile: new client.Counter({
     name: 'counter_reconcile_total', help: 'Unread counter rows checked by reconciliation, by outcome (healed, tolerated, clean)',
@@ -178,8 +220,8 @@ export const metrics = {
     labelNames: ['status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 45, 90, 180], registers: [registry],
   }),
   notifyDecisions: new client.Counter({
-    name: 'chorus_notify_decisions_total', help: 'Notification decisions per channel and reason (sent_via_*, muted, quiet_hours, already_read, ...)',
-    labelNames: ['channel', 'reason'], registers: [registry],
+    name: 'chorus_notify_decisions_total', help: 'Notification decisions per channel, reason (sent_via_*, muted, quiet_hours, already_read, ...) and tenant',
+    labelNames: ['channel', 'reason', 'tenant'], registers: [registry],
   }),
   notifyDispatchLatency: new client.Histogram({
     name: 'chorus_notify_dispatch_seconds', help: 'Notification enqueue to provider handoff (the seed\'s dispatch lag SLI), by channel and priority',
@@ -222,4 +264,29 @@ export async function timed<T>(statement: string, fn: () => Promise<T>): Promise
   } finally {
     end();
   }
+}
+
+/** The metrics with a `tenant` label: a tenant that leaves the top N loses its series in each. */
+const PER_TENANT = [metrics.httpRequests, metrics.streamAppends, metrics.wsEventsSent, metrics.wsEventsDropped,
+  metrics.processorProcessed, metrics.deadLettered, metrics.notifyDecisions, metrics.counterReconcile, metrics.presenceShardLoad,
+  metrics.presenceRebalanceSuggested] as const;
+
+tenantLabels.onEvict((tenants) => {
+  const gone = new Set(tenants);
+  for (const metric of PER_TENANT) {
+    void (metric as client.Counter<string>).get().then((m) => {
+      for (const v of m.values) if (gone.has(String(v.labels['tenant']))) metric.remove(v.labels as never);
+    });
+  }
+});
+
+/** Counts events appended to a tenant's stream (the accepted writes), by type and bounded tenant. */
+export function countAppend(eventType: string, tenantId: string, n = 1): void {
+  metrics.streamAppends.inc({ event_type: eventType, tenant: tenantLabels.label(tenantId, n) }, n);
+}
+
+/** Counts one HTTP answer; `tenantId` once the caller is known (`none` before authentication). */
+export function countHttp(route: string, method: string, status: number, seconds: number, tenantId: string | undefined): void {
+  metrics.httpRequests.inc({ route, method, status: String(status), tenant: tenantId === undefined ? 'none' : tenantLabels.label(tenantId) });
+  metrics.httpDuration.observe({ route, method }, seconds);
 }

@@ -3,6 +3,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import type { Config } from '../config/index.js';
+import { metrics } from './metrics.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -17,16 +18,42 @@ export function createRedis(config: Config, opts: { name: string; blocking?: boo
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)) + Math.floor(Math.random() * 100),
   };
   if (config.redis.clusterNodes?.length) {
-    return new Cluster(
+    return timeCommands(new Cluster(
       config.redis.clusterNodes.map((n) => {
         const [host, port] = n.split(':');
         return { host, port: Number(port ?? 6379) };
       }),
       { redisOptions: common, enableAutoPipelining: !opts.blocking, scaleReads: 'master' },
-    );
+    ), opts.blocking ? 0 : config.redisLatencySample);
   }
-  if (config.redis.url) return new Redis(config.redis.url, common);
-  return new Redis({ ...common, path: config.redis.socketPath });
+  const every = opts.blocking ? 0 : config.redisLatencySample;
+  if (config.redis.url) return timeCommands(new Redis(config.redis.url, common), every);
+  return timeCommands(new Redis({ ...common, path: config.redis.socketPath }), every);
+}
+
+type Sent = Parameters<Redis['sendCommand']>[0];
+
+/**
+ * Times one command in `every` (chorus_redis_command_duration_seconds, by command): from the call
+ * to the reply, so queueing behind a pipeline counts, as the caller feels it. Blocking clients are
+ * never timed (their reads wait by design). Sampling keeps the write path's cost to a counter.
+ */
+function timeCommands<C extends RedisClient>(client: C, every: number): C {
+  if (every <= 0) return client;
+  const send = client.sendCommand.bind(client) as (command: Sent, ...rest: unknown[]) => unknown;
+  const children = new Map<string, ReturnType<typeof metrics.redisCommandDuration.labels>>();
+  let n = 0;
+  (client as { sendCommand: (command: Sent, ...rest: unknown[]) => unknown }).sendCommand = (command, ...rest) => {
+    if (++n >= every) {
+      n = 0;
+      let child = children.get(command.name);
+      if (!child) children.set(command.name, (child = metrics.redisCommandDuration.labels({ command: command.name })));
+      const end = child.startTimer();
+      command.promise.then(() => end(), () => end());
+    }
+    return send(command, ...rest);
+  };
+  return client;
 }
 
 export function isCluster(r: RedisClient): r is Cluster {

@@ -1,10 +1,16 @@
 // Gateway role entrypoint: `node dist/gateway/main.js`. Refuses to start without native uWS.
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
+import { setNodeLabel } from '../core/metrics.js';
+import { tenantLabels } from '../core/tenant-label.js';
+import { logSampler } from '../core/log-sample.js';
 import { startGateway } from './server.js';
 
 const config = loadConfig();
 const log = createLogger({ level: config.logLevel, role: 'gateway' });
+setNodeLabel(config.nodeName, 'gateway');
+tenantLabels.start(config.tenantLabels);
+logSampler.configure(config.logSample);
 
 process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

@@ -7,6 +7,8 @@ import { createSql, type Sql } from '../core/db.js';
 import { createAuthenticator } from '../core/auth.js';
 import { FRAME, controlFrame } from '../core/events/index.js';
 import { sleep } from '../core/backoff.js';
+import { serveMetrics } from '../core/metrics-server.js';
+import { metricsGuard } from '../core/metrics-access.js';
 import { loadNativeUws } from './uws.js';
 import { Router } from './http/router.js';
 import { recordRoutes, type RouteEntry } from './http/route-table.js';
@@ -72,6 +74,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   hub.start();
   presence.start();
   log.info({ host: config.host, port }, 'gateway listening');
+  // Gateways share `port`, where a scrape reaches one at random: each also serves /metrics on its own
+  // port when given one (ops/roles.ts). A taken port must not stop the gateway: logged, served without.
+  const metricsServer = config.metricsPort
+    ? await serveMetrics(config.host, config.metricsPort, metricsGuard(config.metricsAccess), log).catch((err: unknown) => {
+      log.error({ err, port: config.metricsPort }, 'metrics endpoint failed to start');
+      return null;
+    })
+    : null;
 
   const stopListening = () => {
     if (listening) uws.us_listen_socket_close(listenSocket);
@@ -97,6 +107,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     async close() {
       accepting = false;
       stopListening();
+      metricsServer?.close();
       for (const c of [...hub.allConnections()]) c.close(1001, 'server shutting down');
       await hub.stop();
       await presence.stop();

@@ -11,7 +11,7 @@ import type { Principal } from '../core/auth.js';
 import { AppError } from '../core/errors.js';
 import { EVENT } from '../core/events/index.js';
 import { newId } from '../core/ids.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { registerTenant } from '../core/tenants.js';
@@ -92,7 +92,7 @@ export async function completeAttachment(d: AttachmentDeps, p: Principal, id: st
   await registerTenant(d.redis, p.tenantId);
   // Event before state: if the update below is lost, the scan stage still starts from the event.
   await appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId }, keys.attachmentWork);
-  metrics.streamAppends.inc({ event_type: EVENT.attachmentUploaded });
+  countAppend(EVENT.attachmentUploaded, p.tenantId);
   await markUploaded(d.sql, p.tenantId, id, info.sha256);
   return { attachment: { id, status: 'uploaded' } };
 }

@@ -12,7 +12,7 @@ import { bucketPair } from '../core/rate-limit.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
 import { newId } from '../core/ids.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend } from '../core/metrics.js';
 import type { Seq } from '../core/seq.js';
 import { runScript } from './scripts.js';
 import { registerTenant } from '../core/tenants.js';
@@ -63,7 +63,7 @@ export async function postMessage(
     return { message: toMessage(JSON.parse(value.slice(nl + 1)) as MessageCreated, value.slice(0, nl)), duplicate: true };
   }
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: EVENT.messageCreated });
+  countAppend(EVENT.messageCreated, p.tenantId);
   return { message: toMessage(data, String(res.values[0])), duplicate: false };
 }
 
@@ -117,7 +117,7 @@ export async function editMessage(
     [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
     [p.userId, '1', 'edit', JSON.stringify(newData), fields.length, ...fields]);
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: EVENT.messageUpdated });
+  countAppend(EVENT.messageUpdated, p.tenantId);
   return { message, seq: res.values[0] as Seq };
 }
 
@@ -140,6 +140,6 @@ export async function deleteMessage(
     [p.userId, p.admin ? '0' : '1', 'delete', '', fields.length, ...fields]);
   if (res.status === 'message_deleted') return { seq: null }; // deleted meanwhile: the same idempotent 202
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: EVENT.messageDeleted });
+  countAppend(EVENT.messageDeleted, p.tenantId);
   return { seq: res.values[0] as Seq };
 }

@@ -10,7 +10,7 @@ import { keys } from '../core/keys.js';
 import { EVENT, encodeEvent, type ReadReceiptUpdated } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
-import { metrics, timed } from '../core/metrics.js';
+import { countAppend, timed } from '../core/metrics.js';
 import { isSeq, type Seq } from '../core/seq.js';
 import { Id } from '../core/fields.js';
 import { runScript } from './scripts.js';
@@ -53,6 +53,6 @@ export async function markRead(
     [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId)],
     [p.userId, fields.length, ...fields]);
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: EVENT.readReceiptUpdated });
+  countAppend(EVENT.readReceiptUpdated, p.tenantId);
   return { ...data, seq: String(res.values[0]) };
 }

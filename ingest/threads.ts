@@ -8,7 +8,7 @@ import { EVENT, encodeEvent, type Thread } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
 import { newId } from '../core/ids.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend } from '../core/metrics.js';
 import { runScript } from './scripts.js';
 import { registerTenant } from '../core/tenants.js';
 import type { Seq } from '../core/seq.js';
@@ -39,7 +39,7 @@ export async function createThread(
     [thread.id, thread.title ?? '', thread.createdAt, p.userId, fields.length, ...fields, ...participants],
   );
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: EVENT.threadCreated });
+  countAppend(EVENT.threadCreated, p.tenantId);
   return { thread, seq: res.values[0] as Seq };
 }
 
@@ -74,6 +74,6 @@ export async function changeMembership(
   );
   if (res.status === 'unchanged') return null;
   if (res.status !== 'ok') throw refused(res);
-  metrics.streamAppends.inc({ event_type: type });
+  countAppend(type, p.tenantId);
   return res.values[0] as Seq;
 }

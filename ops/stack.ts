@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { createAuthenticator } from '../core/auth.js';
 import { startServices, type Services } from './services.js';
-import { ROLES } from './roles.js';
+import { ROLES, roleEnv } from './roles.js';
 import { pidAlive, processCommand } from './local-redis.js';
 import { RESTART_BACKOFF, RoleProcess, STABLE_AFTER_MS } from './role-process.js';
 
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
 
   for (const spec of ROLES) {
     const copies = Math.max(1, spec.copies(config));
-    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...spec.env?.(config, i) }, config.roleNodeArgs, config.backgroundNice, log, saveState));
+    for (let i = 0; i < copies; i++) roles.push(new RoleProcess(spec, i, copies, { ...env, ...roleEnv(config, spec, i, copies) }, config.roleNodeArgs, config.backgroundNice, log, saveState));
   }
   for (const r of roles) r.start();
   const s = services as Services | undefined;

@@ -4,7 +4,7 @@
 // from the bytes → rejected corrupt. clamd down → ScannerUnavailableError: retried until clamd is
 // back, the attachment stays `scanning`, never released unscanned.
 import { EVENT } from '../core/events/index.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend, metrics } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { attachmentStage } from './attachment-stage.js';
@@ -62,7 +62,7 @@ export const attachmentScan = attachmentStage({
     // Event before state: a crash in between rescans and appends again (harmless downstream),
     // whereas the other order could leave a row in processing with no event to move it on.
     await appendEvent(redis, tenantId, { type: EVENT.attachmentScanned, data: { id, sha256 }, actor: row.uploaderId }, keys.attachmentWork);
-    metrics.streamAppends.inc({ event_type: EVENT.attachmentScanned });
+    countAppend(EVENT.attachmentScanned, tenantId);
     await markScanned(sql, tenantId, id, sha256);
     return 'ok';
   },

@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import { EVENT } from '../core/events/index.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
 import { attachmentStage } from './attachment-stage.js';
@@ -60,7 +60,7 @@ export const attachmentValidate = attachmentStage({
       return 'rejected';
     }
     await appendEvent(redis, tenantId, { type: EVENT.attachmentValidated, data: { id, sha256 }, actor: row.uploaderId }, keys.attachmentWork);
-    metrics.streamAppends.inc({ event_type: EVENT.attachmentValidated });
+    countAppend(EVENT.attachmentValidated, tenantId);
     await markValidated(sql, tenantId, id);
     return 'ok';
   },

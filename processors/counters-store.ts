@@ -4,7 +4,7 @@
 import type { Tx } from '../core/db.js';
 import { EVENT } from '../core/events/index.js';
 import { keys } from '../core/keys.js';
-import { metrics } from '../core/metrics.js';
+import { countAppend } from '../core/metrics.js';
 import type { RedisClient } from '../core/redis.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { planCounters, type CounterDelta } from './counters-reducer.js';
@@ -292,7 +292,7 @@ export async function publishInboxUpdates(redis: RedisClient, tenantId: string, 
   }
   await Promise.all(appends);
   const appended = appends.length;
-  if (appended) metrics.streamAppends.inc({ event_type: EVENT.inboxUpdated }, appended);
+  if (appended) countAppend(EVENT.inboxUpdated, tenantId, appended);
   return appended;
 }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { Sql } from '../core/db.js';
 import type { Logger } from '../core/logger.js';
 import { metrics } from '../core/metrics.js';
+import { OTHER_TENANT, tenantLabels } from '../core/tenant-label.js';
 import { createRedis, type RedisClient } from '../core/redis.js';
 import { groupStats } from '../core/stream-commands.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
@@ -73,6 +74,7 @@ async function reportStats(redis: RedisClient, directory: TenantDirectory, defin
   const queue = definition.name;
   const sweep = new TenantSweep();
   const known = new Map<string, { lag: number; pending: number }>();
+  let reported = new Set<string>();
   let attempt = 0;
   while (!signal.aborted) {
     await sleep(attempt ? Math.max(STATS_INTERVAL_MS, backoffDelay(attempt)) : STATS_INTERVAL_MS, signal);
@@ -90,17 +92,29 @@ async function reportStats(redis: RedisClient, directory: TenantDirectory, defin
         if (s) known.set(t, s);
       }));
       const served = new Set(tenants);
-      let lag = 0;
-      let pending = 0;
+      // By bounded tenant label: the top tenants by processed traffic, the others summed as `other`.
+      const byLabel = new Map<string, { lag: number; pending: number }>([[OTHER_TENANT, { lag: 0, pending: 0 }]]);
       for (const [t, s] of known) {
         if (!served.has(t)) known.delete(t);
         else {
-          lag += s.lag;
-          pending += s.pending;
+          const label = tenantLabels.peek(t);
+          const sum = byLabel.get(label) ?? { lag: 0, pending: 0 };
+          sum.lag += s.lag;
+          sum.pending += s.pending;
+          byLabel.set(label, sum);
         }
       }
-      metrics.processorLag.set({ queue }, lag);
-      metrics.processorPending.set({ queue }, pending);
+      // Series of tenants that left the top are removed (other groups of this process share the gauges).
+      for (const tenant of reported) {
+        if (byLabel.has(tenant)) continue;
+        metrics.processorLag.remove({ queue, tenant });
+        metrics.processorPending.remove({ queue, tenant });
+      }
+      reported = new Set(byLabel.keys());
+      for (const [tenant, sum] of byLabel) {
+        metrics.processorLag.set({ queue, tenant }, sum.lag);
+        metrics.processorPending.set({ queue, tenant }, sum.pending);
+      }
       attempt = 0;
     } catch (err) {
       attempt++;

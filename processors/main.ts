@@ -6,14 +6,16 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
-import { createSql, lockWaitingSessions } from '../core/db.js';
+import { cacheHitRatio, createSql, lockWaitingSessions } from '../core/db.js';
 import { keys } from '../core/keys.js';
 import { startProcessorGroup } from './group.js';
 import { findProcessor, registry } from './registry.js';
 import type { ProcessorDefinition } from './definition.js';
 import { startTrimmer } from './trimmer.js';
 import { serveMetrics } from '../core/metrics-server.js';
-import { readLockWaitsFrom } from '../core/metrics.js';
+import { readCacheHitRatioFrom, readLockWaitsFrom, setNodeLabel } from '../core/metrics.js';
+import { tenantLabels } from '../core/tenant-label.js';
+import { logSampler } from '../core/log-sample.js';
 import { metricsGuard } from '../core/metrics-access.js';
 
 const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
@@ -60,6 +62,9 @@ async function main(): Promise<void> {
   const consumers = definitions.reduce((n, d) => n + d.consumers, 0);
 
   const log = createLogger({ role: `processor:${group}`, level: config.logLevel });
+  setNodeLabel(config.nodeName, `processor:${group}`);
+  tenantLabels.start(config.tenantLabels);
+  logSampler.configure(config.logSample);
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception');
     process.exit(1);
@@ -71,6 +76,7 @@ async function main(): Promise<void> {
 
   const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
   readLockWaitsFrom(() => lockWaitingSessions(sql));
+  readCacheHitRatioFrom(() => cacheHitRatio(sql));
   // A taken metrics port must not stop the processing: log it and run without the endpoint.
   const metricsServer = config.metricsPort
     ? serveMetrics(config.host, config.metricsPort, metricsGuard(config.metricsAccess), log).catch((err: unknown) => {

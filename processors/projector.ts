@@ -34,12 +34,13 @@ export function projectorProcessor(opts: { reconcile?: boolean } = {}): Processo
       const facts = foldFacts(events);
       const notes = await timed('projector_batch', () => withTenant(sql, tenantId, async (tx) => {
         // Locks first, in the one global order, so no statement below waits while holding row locks.
-        await lockReadModels(tx, tenantId, { counters: threadsOf(facts), inbox: inboxThreadsOf(facts) });
+        // Each stage timed by name (chorus_db_query_duration_seconds): the lock stage shows lock waits.
+        await timed('projector_locks', () => lockReadModels(tx, tenantId, { counters: threadsOf(facts), inbox: inboxThreadsOf(facts) }));
         await applyPersist(tx, tenantId, ops);
-        const notify = await applyCounters(tx, COUNTERS_TABLES, tenantId, facts);
-        await applyInbox(tx, INBOX_TABLES, tenantId, facts);
+        const notify = await timed('projector_counters', () => applyCounters(tx, COUNTERS_TABLES, tenantId, facts));
+        await timed('projector_inbox', () => applyInbox(tx, INBOX_TABLES, tenantId, facts));
         await applyReceipts(tx, tenantId, facts);
-        return readNotifications(tx, COUNTERS_TABLES, tenantId, notify);
+        return timed('projector_notifications_read', () => readNotifications(tx, COUNTERS_TABLES, tenantId, notify));
       }));
       await publishInboxUpdates(redis, tenantId, notes);
     },

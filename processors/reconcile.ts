@@ -10,6 +10,7 @@ import { withTenant, type Sql } from '../core/db.js';
 import { keys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
 import { metrics, timed } from '../core/metrics.js';
+import { tenantLabels } from '../core/tenant-label.js';
 import type { RedisClient } from '../core/redis.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { isId } from '../core/ids.js';
@@ -81,11 +82,11 @@ export async function reconcileTenant(
       return readNotifications(tx, t, tenantId, notify);
     });
     await publishInboxUpdates(redis, tenantId, notes);
-    metrics.counterReconcile.inc({ tenant: tenantId, outcome: 'healed' }, heal.length);
+    metrics.counterReconcile.inc({ tenant: tenantLabels.peek(tenantId), outcome: 'healed' }, heal.length);
     opts.log.warn({ tenant_id: tenantId, healed: heal.length, sample: heal.slice(0, 5) }, 'unread counters drifted; healed');
   }
-  if (tolerated) metrics.counterReconcile.inc({ tenant: tenantId, outcome: 'tolerated' }, tolerated);
-  if (!drifts.length) metrics.counterReconcile.inc({ tenant: tenantId, outcome: 'clean' });
+  if (tolerated) metrics.counterReconcile.inc({ tenant: tenantLabels.peek(tenantId), outcome: 'tolerated' }, tolerated);
+  if (!drifts.length) metrics.counterReconcile.inc({ tenant: tenantLabels.peek(tenantId), outcome: 'clean' });
   return { tenantId, checked, healed: heal.length, tolerated, drifts };
 }
 

@@ -8,6 +8,8 @@ import { isDependencyError } from '../core/errors.js';
 import { keys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
 import { metrics } from '../core/metrics.js';
+import { tenantLabels } from '../core/tenant-label.js';
+import { logSampler } from '../core/log-sample.js';
 import { createRedis, groupBySlot, isCluster, type RedisClient } from '../core/redis.js';
 import { seqMillis } from '../core/seq.js';
 import { ack, autoClaim, deadLetter, deliveryCounts, ensureGroup, readGroup, type StreamKeyOf } from '../core/stream-commands.js';
@@ -289,8 +291,8 @@ export class Runner {
       const error = last?.message ?? 'exceeded max deliveries';
       await deadLetter(redis, tenantId, group, e, { error, deliveries, consumer: this.consumer }, this.stream);
       this.failures.delete(`${tenantId}/${e.seq}`);
-      metrics.deadLettered.inc({ queue: group, tenant: tenantId });
-      metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered' });
+      metrics.deadLettered.inc({ queue: group, tenant: tenantLabels.peek(tenantId) });
+      metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered', tenant: tenantLabels.label(tenantId) });
       this.log.error({ tenant_id: tenantId, seq: e.seq, type: e.type, deliveries, error }, 'entry dead-lettered');
     }
     if (again.length) {
@@ -337,7 +339,7 @@ export class Runner {
       }
       wanted.push(decoded);
     }
-    if (skipped) metrics.processorProcessed.inc({ queue, outcome: 'skipped' }, skipped);
+    if (skipped) metrics.processorProcessed.inc({ queue, outcome: 'skipped', tenant: tenantLabels.label(tenantId, skipped) }, skipped);
     let retry: StreamEvent[] = [];
     let outage: unknown;
     if (wanted.length) {
@@ -360,7 +362,7 @@ export class Runner {
             const reason = entryFault(err1);
             if (reason !== undefined && (await this.deadLetterNow(tenantId, e, reason))) continue;
             this.remember(tenantId, e, err1, false);
-            metrics.processorProcessed.inc({ queue, outcome: 'failed' });
+            metrics.processorProcessed.inc({ queue, outcome: 'failed', tenant: tenantLabels.label(tenantId) });
             this.log.error({ err: err1, tenant_id: tenantId, seq: e.seq, type: e.type }, 'entry failed; left pending');
           }
         }
@@ -368,7 +370,7 @@ export class Runner {
     }
     if (retry.length) {
       for (const e of retry) this.remember(tenantId, e, outage, true);
-      metrics.processorProcessed.inc({ queue, outcome: 'retry' }, retry.length);
+      metrics.processorProcessed.inc({ queue, outcome: 'retry', tenant: tenantLabels.label(tenantId, retry.length) }, retry.length);
       this.gateAttempts++;
       this.gateUntil = Date.now() + backoffDelay(this.gateAttempts);
       this.log.warn({ err: outage, tenant_id: tenantId, count: retry.length, attempt: this.gateAttempts }, 'dependency unavailable; will retry');
@@ -394,8 +396,8 @@ export class Runner {
       return false;
     }
     this.failures.delete(`${tenantId}/${e.seq}`);
-    metrics.deadLettered.inc({ queue: group, tenant: tenantId });
-    metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered' });
+    metrics.deadLettered.inc({ queue: group, tenant: tenantLabels.peek(tenantId) });
+    metrics.processorProcessed.inc({ queue: group, outcome: 'dead_lettered', tenant: tenantLabels.label(tenantId) });
     this.log.warn({ tenant_id: tenantId, seq: e.seq, type: e.type, reason }, 'entry dead-lettered: its data can never be applied');
     return true;
   }
@@ -417,7 +419,8 @@ export class Runner {
     this.gateAttempts = 0;
     this.gateUntil = 0;
     for (const e of events) this.failures.delete(`${tenantId}/${e.seq}`);
-    metrics.processorProcessed.inc({ queue: this.def.name, outcome: 'ok' }, events.length);
+    metrics.processorProcessed.inc({ queue: this.def.name, outcome: 'ok', tenant: tenantLabels.label(tenantId, events.length) }, events.length);
+    if (logSampler.take('batch')) this.log.info({ tenant_id: tenantId, count: events.length, last: events.at(-1)?.seq, sampled_1_in: logSampler.rate }, 'batch processed');
     return events;
   }
 

@@ -9,9 +9,9 @@ import crypto from 'node:crypto';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp } from 'uWebSockets.js';
 import { AppError, httpError, isDependencyError } from '../../core/errors.js';
 import type { Authenticator, Principal } from '../../core/auth.js';
-import { bearer } from '../../core/auth.js';
+import { AuthFailure, bearer, recordAuthFailure } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
-import { metrics } from '../../core/metrics.js';
+import { countHttp } from '../../core/metrics.js';
 import { framingError } from './framing.js';
 
 export interface Request {
@@ -248,6 +248,7 @@ export class Router {
 
   private errorResult(err: unknown, req: Request, o: RouteOptions): Result {
     const ctx = { trace_id: req.traceId, route: o.name, tenant_id: req.principal?.tenantId, user_id: req.principal?.userId };
+    if (err instanceof AuthFailure) recordAuthFailure(this.deps.log, 'http', err, { ...ctx, ip: req.remoteAddress });
     if (err instanceof AppError) return httpError(err);
     if (isDependencyError(err)) {
       this.deps.log.warn({ ...ctx, err }, 'dependency unavailable');
@@ -262,8 +263,7 @@ export class Router {
     close = false,
   ): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.httpRequests.inc({ route: o.name, method: req.method, status: String(r.status) });
-    metrics.httpDuration.observe({ route: o.name, method: req.method }, seconds);
+    countHttp(o.name, req.method, r.status, seconds, req.principal?.tenantId);
     if (state.aborted || state.done) return;
     state.done = true;
     res.cork(() => {

@@ -6,6 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { take } from '../../core/rate-limit.js';
 import { metrics } from '../../core/metrics.js';
+import { tenantLabels } from '../../core/tenant-label.js';
 import type { WsErrorCode } from '../../core/errors.js';
 import type { Hub } from '../ws/hub.js';
 import type { Connection } from '../ws/connection.js';
@@ -68,7 +69,7 @@ export class PresenceService {
       case 'presence.heartbeat': {
         const bucket = await take(this.redis, conn.tenantId, 'presence:user', conn.userId, this.config.rateLimits.emitUser);
         if (!bucket.allowed) {
-          metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'rate_limited' });
+          metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'rate_limited', tenant: tenantLabels.label(conn.tenantId) });
           return { code: 'rate_limited', message: 'presence heartbeats too frequent' };
         }
         // Checked right before the (synchronously issued) script, so a touch never lands after the leave.

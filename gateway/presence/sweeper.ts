@@ -8,6 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { keys } from '../../core/keys.js';
 import { metrics } from '../../core/metrics.js';
+import { OTHER_TENANT, tenantLabels } from '../../core/tenant-label.js';
 import { backoffDelay } from '../../core/backoff.js';
 import { shardCount, shardLoad } from './status.js';
 import { activePresenceTenants } from './store.js';
@@ -141,11 +142,16 @@ export class Sweeper {
     const counts = (res?.[0]?.[1] ?? {}) as Record<string, string>;
     const shards = shardCount(this.config, tenantId);
     const load = shardLoad(counts, shards);
-    metrics.presenceShardLoad.set({ tenant: tenantId, quantile: 'p50' }, load.p50);
-    metrics.presenceShardLoad.set({ tenant: tenantId, quantile: 'p95' }, load.p95);
-    metrics.presenceShardLoad.set({ tenant: tenantId, quantile: 'max' }, load.max);
+    // Per tenant only for this process's top tenants (core/tenant-label.ts): a gauge per tenant ever
+    // seen would be unbounded, and `other` cannot hold several tenants' quantiles. The log names all.
+    const tenant = tenantLabels.peek(tenantId);
+    if (tenant !== OTHER_TENANT) {
+      metrics.presenceShardLoad.set({ tenant, quantile: 'p50' }, load.p50);
+      metrics.presenceShardLoad.set({ tenant, quantile: 'p95' }, load.p95);
+      metrics.presenceShardLoad.set({ tenant, quantile: 'max' }, load.max);
+    }
     if (load.rebalance) {
-      metrics.presenceRebalanceSuggested.inc({ tenant: tenantId });
+      metrics.presenceRebalanceSuggested.inc({ tenant });
       this.log.warn({ tenant_id: tenantId, shards, p50: load.p50, p95: load.p95, max: load.max, total: load.total, window_ms: window },
         'presence shard load is skewed (p95 > 2 × p50): consider more shards for this tenant (CHORUS_PRESENCE_SHARDS_BY_TENANT)');
     }

@@ -55,6 +55,7 @@ export function notificationRoutes(r: Router, ctx: RouteContext): void {
     const body = req.rawBody ?? Buffer.alloc(0);
     if (!verifySignature(ctx.config.notify[channel].callbackSecret, body, req.headers.signature)) {
       metrics.notifyCallbacks.inc({ channel, outcome: 'bad_signature' });
+      ctx.log.warn({ channel, ip: req.remoteAddress, reason: req.headers.signature ? 'bad_signature' : 'missing_signature', security: 'callback_refused' }, 'provider callback refused');
       throw new AppError('unauthorized', 'missing or invalid x-chorus-signature (HMAC-SHA256 of the raw body)');
     }
     await applyCallbacks(ctx.sql, channel, parseCallback(body));

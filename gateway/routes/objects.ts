@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { RouteContext } from './context.js';
 import { httpError, isDependencyError, type HttpErrorCode } from '../../core/errors.js';
-import { metrics } from '../../core/metrics.js';
+import { countHttp } from '../../core/metrics.js';
 import { verifyGrant } from '../../workers/storage/url-signing.js';
 import { isObjectKey, keyPath, servedDisposition, type ObjectKey } from '../../workers/storage/store.js';
 import { ObjectExistsError, type LocalStore, type LocalUpload } from '../../workers/storage/local-store.js';
@@ -43,8 +43,7 @@ function statusLine(status: number): string {
 }
 
 function observe(x: Exchange, status: number): void {
-  metrics.httpRequests.inc({ route: x.route, method: x.method, status: String(status) });
-  metrics.httpDuration.observe({ route: x.route, method: x.method }, Number(process.hrtime.bigint() - x.started) / 1e9);
+  countHttp(x.route, x.method, status, Number(process.hrtime.bigint() - x.started) / 1e9, undefined);
 }
 
 /** A JSON answer; `close` when the rest of a request body may still be on its way. */
@@ -114,6 +113,8 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     });
     const check = isObjectKey(key) ? verifyGrant(secret, 'PUT', key, query, now()) : null;
     if (!check?.ok || check.grant.size === undefined || key.area !== 'quarantine') {
+      // A forged, expired or foreign-tenant URL: a security event, always logged (never its signature).
+      log.warn({ route: x.route, area: key?.area, tenant_id: key?.tenantId, reason: check && !check.ok ? check.reason : 'not_an_upload_url', security: 'signed_url_refused' }, 'signed URL refused');
       refuse(x, 'forbidden', `upload URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not an upload URL'}`, true);
       return;
     }
@@ -212,6 +213,7 @@ export function objectRoutes(app: TemplatedApp, store: LocalStore, policy: Objec
     const check = isObjectKey(key) ? verifyGrant(secret, 'GET', key, query, now()) : null;
     // Quarantine is refused even with a valid signature: the signer never makes one, and this is the backstop.
     if (!check?.ok || key.area !== 'clean' || !check.grant.contentType) {
+      log.warn({ route: x.route, area: key?.area, tenant_id: key?.tenantId, reason: check && !check.ok ? check.reason : 'not_a_download_url', security: 'signed_url_refused' }, 'signed URL refused');
       refuse(x, 'forbidden', `download URL refused: ${check && !check.ok ? check.reason.replace('_', ' ') : 'not a download URL'}`);
       return;
     }

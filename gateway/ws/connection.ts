@@ -4,6 +4,8 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Priority, StreamEvent } from '../../core/events/index.js';
 import type { Seq } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
+import { OTHER_TENANT, TenantChildren } from '../../core/tenant-label.js';
+import { logSampler } from '../../core/log-sample.js';
 import type { Logger } from '../../core/logger.js';
 
 export interface SocketData {
@@ -23,25 +25,28 @@ export interface BufferLimits {
 export const CLOSE_SLOW_CONSUMER = 4008;
 
 const PRIORITIES: readonly Priority[] = ['critical', 'important', 'best_effort'];
+type Child<M extends { labels: (...a: never[]) => unknown }> = ReturnType<M['labels']>;
 /**
- * The per-priority metric children, looked up once: writing a frame must not hash label values.
- * Sent counts are added once per flush; fanout latency is observed per frame on the child.
+ * The metric children, looked up once per tenant label (core/tenant-label.ts): writing a frame must
+ * not hash label values. Sent counts are added once per flush, which also counts the tenant's
+ * traffic for the top-N ranking; fanout latency is observed per frame on its per-priority child.
  */
-const sentBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.wsEventsSent.labels({ priority: p })])) as
-  Record<Priority, ReturnType<typeof metrics.wsEventsSent.labels>>;
+const sentBy = new TenantChildren((tenant) => Object.fromEntries(PRIORITIES.map((p) => [p, metrics.wsEventsSent.labels({ priority: p, tenant })])) as
+  Record<Priority, Child<typeof metrics.wsEventsSent>>);
 const latencyBy = Object.fromEntries(PRIORITIES.map((p) => [p, metrics.fanoutLatency.labels({ priority: p })])) as
-  Record<Priority, ReturnType<typeof metrics.fanoutLatency.labels>>;
+  Record<Priority, Child<typeof metrics.fanoutLatency>>;
 /**
  * Drops by priority, created at zero so the series exist before the first drop: `increase()` of a
  * counter that appears at 1 misses that first drop, and the critical-drop alert and SLI
  * (ops/observability/) watch a series that must be there. Critical frames never reach drop() (the
  * connection is closed with 4008 instead); their zero series is what would show a regression.
  */
-const droppedBy = Object.fromEntries(PRIORITIES.map((p) => {
-  const child = metrics.wsEventsDropped.labels({ priority: p, reason: 'queue_overflow' });
+const droppedBy = new TenantChildren((tenant) => Object.fromEntries(PRIORITIES.map((p) => {
+  const child = metrics.wsEventsDropped.labels({ priority: p, reason: 'queue_overflow', tenant });
   child.inc(0); // a child exists in the output only once it has a value
   return [p, child];
-})) as Record<Priority, ReturnType<typeof metrics.wsEventsDropped.labels>>;
+})) as Record<Priority, Child<typeof metrics.wsEventsDropped>>);
+droppedBy.get(OTHER_TENANT, 0);
 
 export type ConnState = 'opening' | 'live' | 'closed';
 
@@ -90,9 +95,14 @@ export class Connection {
       });
     } finally {
       this.counting = false;
-      for (const p of PRIORITIES) {
-        if (this.sent[p]) sentBy[p].inc(this.sent[p]);
-        this.sent[p] = 0;
+      const sent = this.sent;
+      const n = sent.critical + sent.important + sent.best_effort;
+      if (n) {
+        const by = sentBy.get(this.tenantId, n);
+        for (const p of PRIORITIES) {
+          if (sent[p]) by[p].inc(sent[p]);
+          sent[p] = 0;
+        }
       }
     }
   }
@@ -116,14 +126,16 @@ export class Connection {
     }
     this.ws.send(frame, false);
     if (this.counting) this.sent[priority]++;
-    else sentBy[priority].inc();
+    else sentBy.get(this.tenantId)[priority].inc();
     if (acceptedAtMs) latencyBy[priority].observe(Math.max(0, Date.now() - acceptedAtMs) / 1000);
     return true;
   }
 
   private drop(priority: Priority, reason: 'queue_overflow'): boolean {
-    droppedBy[priority].inc();
-    this.log.debug({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, priority, reason }, 'event dropped');
+    droppedBy.get(this.tenantId)[priority].inc();
+    if (logSampler.take('ws_drop')) {
+      this.log.info({ connection_id: this.id, tenant_id: this.tenantId, user_id: this.userId, priority, reason, sampled_1_in: logSampler.rate }, 'event dropped');
+    }
     return true; // the connection stays usable; later (critical) frames still go out
   }
 

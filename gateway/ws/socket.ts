@@ -6,7 +6,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type * as UWS from 'uWebSockets.js';
 import type { Config } from '../../config/index.js';
 import type { Authenticator } from '../../core/auth.js';
-import { bearer } from '../../core/auth.js';
+import { bearer, recordAuthFailure } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import type { RedisClient } from '../../core/redis.js';
 import { AppError, httpError, type HttpErrorCode, type WsErrorCode } from '../../core/errors.js';
@@ -14,6 +14,8 @@ import { FRAME, controlFrame } from '../../core/events/index.js';
 import { errorFrame, floodCloseCode } from './error-frame.js';
 import { parseSeq, seqMillis } from '../../core/seq.js';
 import { metrics } from '../../core/metrics.js';
+import { tenantLabels } from '../../core/tenant-label.js';
+import { logSampler } from '../../core/log-sample.js';
 import { Connection, type SocketData } from './connection.js';
 import type { Hub } from './hub.js';
 import { parseClientFrame, type ClientFrame } from './client-frames.js';
@@ -43,9 +45,11 @@ export interface WsDeps {
 }
 
 /** Refuses an upgrade with the contract's HTTP error answer (Retry-After on 429/503 from the catalog). */
-function reject(res: UWS.HttpResponse, state: { aborted: boolean }, refusal: AppError | HttpErrorCode, message = ''): void {
+function reject(log: Logger, res: UWS.HttpResponse, state: { aborted: boolean }, refusal: AppError | HttpErrorCode, message = ''): void {
   if (state.aborted) return;
   const e = refusal instanceof AppError ? httpError(refusal) : httpError(refusal, message);
+  // A refused upgrade is a security event: always logged (the token never is).
+  log.warn({ status: e.status, code: e.body.error.code, security: 'upgrade_refused' }, 'websocket upgrade refused');
   res.cork(() => {
     res.writeStatus(`${e.status}`).writeHeader('content-type', 'application/json')
       .writeHeader('cache-control', 'no-store').writeHeader('x-content-type-options', 'nosniff');
@@ -54,6 +58,9 @@ function reject(res: UWS.HttpResponse, state: { aborted: boolean }, refusal: App
   });
 }
 
+/** Close codes counted by their number; any other (a client may send 1000–4999) is `other`. */
+const closeCodeLabel = (code: number) => ((code >= 1000 && code <= 1015) || (code >= 4000 && code < 4100) ? String(code) : 'other');
+
 export function registerWs(d: WsDeps): void {
   const { config, log } = d;
   const gw = config.gateway;
@@ -61,6 +68,8 @@ export function registerWs(d: WsDeps): void {
   /** Answers a bad or refused frame with `error`; a flood of them closes this one connection. */
   const refuse = (conn: Connection, code: WsErrorCode, message: string) => {
     metrics.wsBadFrames.inc({ code });
+    // A thread the user is not in (another tenant's id looks the same): a security event, always logged.
+    if (code === 'not_participant') log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, security: 'foreign_thread' }, 'frame for a thread the user is not in');
     conn.write(errorFrame(code, message), 'critical');
     const now = Date.now();
     conn.badFrames = conn.badFrames.filter((t) => now - t < BAD_FRAME_WINDOW_MS);
@@ -104,7 +113,7 @@ export function registerWs(d: WsDeps): void {
           take(d.redis, conn.tenantId, 'emit:tenant', '_', config.rateLimits.emitTenant),
         ]);
         if (!u.allowed || !t.allowed) {
-          metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'rate_limited' });
+          metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'rate_limited', tenant: tenantLabels.label(conn.tenantId) });
           return reply('rate_limited', 'typing rate exceeded');
         }
         await d.typing.publish(conn.tenantId, f.threadId, conn.userId);
@@ -144,29 +153,30 @@ export function registerWs(d: WsDeps): void {
       const query = new URLSearchParams(req.getQuery() ?? '');
       const token = query.get('token') ?? bearer(req.getHeader('authorization'));
       const lastSeqRaw = query.get('lastSeq');
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       if (!d.accepting()) {
         metrics.wsConnects.inc({ outcome: 'draining' });
-        return reject(res, state, 'dependency_unavailable', 'gateway is draining, reconnect');
+        return reject(log, res, state, 'dependency_unavailable', 'gateway is draining, reconnect');
       }
       if (origin && gw.allowedOrigins !== '*' && !gw.allowedOrigins.includes(origin)) {
         metrics.wsConnects.inc({ outcome: 'origin' });
-        return reject(res, state, 'origin_not_allowed', 'origin not allowed');
+        return reject(log, res, state, 'origin_not_allowed', 'origin not allowed');
       }
       const lastSeq = lastSeqRaw ? parseSeq(lastSeqRaw) : null;
       if (lastSeqRaw && !lastSeq) {
         metrics.wsConnects.inc({ outcome: 'bad_request' });
-        return reject(res, state, 'invalid_seq', 'lastSeq is not a valid stream position');
+        return reject(log, res, state, 'invalid_seq', 'lastSeq is not a valid stream position');
       }
       d.auth.verify(token).then(
         (principal) => {
           if (state.aborted) return;
           if (d.hub.userConnectionCount(principal.tenantId, principal.userId) >= gw.maxConnPerUser) {
             metrics.wsConnects.inc({ outcome: 'user_cap' });
-            return reject(res, state, 'too_many_connections', `at most ${gw.maxConnPerUser} connections per user`);
+            return reject(log, res, state, 'too_many_connections', `at most ${gw.maxConnPerUser} connections per user`);
           }
           if (d.hub.tenantConnectionCount(principal.tenantId) >= gw.maxConnPerTenant) {
             metrics.wsConnects.inc({ outcome: 'tenant_cap' });
-            return reject(res, state, 'too_many_connections', `at most ${gw.maxConnPerTenant} connections per tenant on this gateway`);
+            return reject(log, res, state, 'too_many_connections', `at most ${gw.maxConnPerTenant} connections per tenant on this gateway`);
           }
           res.cork(() => {
             res.upgrade<SocketData>(
@@ -177,8 +187,9 @@ export function registerWs(d: WsDeps): void {
         },
         (err) => {
           metrics.wsAuthFailures.inc();
+          recordAuthFailure(log, 'ws', err, { ip: remoteAddress });
           metrics.wsConnects.inc({ outcome: 'unauthorized' });
-          reject(res, state, err instanceof AppError ? err : new AppError('unauthorized', 'invalid token'));
+          reject(log, res, state, err instanceof AppError ? err : new AppError('unauthorized', 'invalid token'));
         },
       );
     },
@@ -190,6 +201,9 @@ export function registerWs(d: WsDeps): void {
       data.conn = conn;
       metrics.wsConnects.inc({ outcome: 'ok' });
       metrics.wsConnections.inc();
+      if (logSampler.take('ws_open')) {
+        log.info({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, resume: data.lastSeq !== null, sampled_1_in: logSampler.rate }, 'websocket connected');
+      }
       void d.hub.attach(conn, data.lastSeq);
       d.presence.connected(conn);
     },
@@ -232,6 +246,10 @@ export function registerWs(d: WsDeps): void {
         // The client left (or the connection broke) before its hello went out: worth seeing.
         log.warn({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, reason: utf8.decode(message).slice(0, 120) },
           'connection closed before hello');
+      }
+      metrics.wsDisconnects.inc({ code: closeCodeLabel(code) });
+      if (logSampler.take('ws_close')) {
+        log.info({ connection_id: conn.id, tenant_id: conn.tenantId, user_id: conn.userId, code, sampled_1_in: logSampler.rate }, 'websocket closed');
       }
       conn.markClosed();
       d.hub.detach(conn);

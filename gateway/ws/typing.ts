@@ -10,6 +10,7 @@ import { keys } from '../../core/keys.js';
 import { EVENT, controlFrame } from '../../core/events/index.js';
 import type { Flags } from '../../core/flags.js';
 import { metrics } from '../../core/metrics.js';
+import { tenantLabels } from '../../core/tenant-label.js';
 import type { Hub } from './hub.js';
 import { TypingBudget } from './typing-budget.js';
 
@@ -74,7 +75,7 @@ export class Typing {
     for (const c of this.hub.threadConnections(tenantId, m.threadId)) {
       if (c.userId === m.userId || c.state !== 'live') continue;
       if (this.budget.spend(tenantId)) {
-        metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'typing_budget' });
+        metrics.wsEventsDropped.inc({ priority: 'best_effort', reason: 'typing_budget', tenant: tenantLabels.label(tenantId) });
         this.log.warn({ tenant_id: tenantId, budget_per_s: this.config.gateway.typingBudgetPerS, suspend_ms: SUSPEND_MS },
           'typing fanout of a tenant over budget: typing suspended for that tenant');
         return;

@@ -57,8 +57,12 @@ export const DASHBOARDS: readonly Dashboard[] = [
         targets: [{ expr: `sum by (outcome) (rate(chorus_ws_connects_total[${R}]))`, legend: '{{outcome}}' }],
       },
       {
-        title: 'Websocket auth failures', type: 'timeseries', unit: 'reqps',
-        targets: [{ expr: `sum(rate(chorus_ws_auth_failures_total[${R}]))`, legend: 'auth failures' }],
+        title: 'Auth failures by transport and reason', type: 'timeseries', unit: 'reqps',
+        targets: [{ expr: `sum by (transport, reason) (rate(chorus_auth_failures_total[${R}]))`, legend: '{{transport}} {{reason}}' }],
+      },
+      {
+        title: 'Disconnects by close code', type: 'timeseries', unit: 'ops',
+        targets: [{ expr: `sum by (code) (rate(chorus_ws_disconnects_total[${R}]))`, legend: '{{code}}' }],
       },
       {
         title: 'Fanout latency by priority (append to websocket write)', type: 'timeseries', unit: 's', wide: true,
@@ -184,6 +188,16 @@ export const DASHBOARDS: readonly Dashboard[] = [
         targets: [{ expr: 'max(chorus_db_lock_waiting_sessions)', legend: 'waiting' }],
       },
       {
+        title: 'Postgres cache hit ratio', type: 'timeseries', unit: 'percentunit',
+        description: 'Block reads of the Chorus database served from shared buffers (pg_stat_database, since its statistics reset), read at each scrape of a processor role.',
+        targets: [{ expr: 'max(chorus_db_cache_hit_ratio)', legend: 'hit ratio' }],
+      },
+      {
+        title: 'Redis command latency p95 by command', type: 'timeseries', unit: 's',
+        description: 'As the clients see it (queueing in the pipeline included), one command in CHORUS_REDIS_LATENCY_SAMPLE timed.',
+        targets: [{ expr: `topk(10, histogram_quantile(0.95, sum by (command, le) (rate(chorus_redis_command_duration_seconds_bucket[${R}]))))`, legend: '{{command}}' }],
+      },
+      {
         title: 'Replay cache hit ratio', type: 'timeseries', unit: 'percentunit',
         description: 'Resumes served from the gateway\'s recent-events cache instead of XRANGE on Redis.',
         targets: [{
@@ -290,13 +304,37 @@ export const DASHBOARDS: readonly Dashboard[] = [
   {
     uid: 'chorus-tenants',
     title: 'Chorus / Tenant outliers',
-    description: 'Top tenants by the tenant-labelled series Chorus has today (seed 7.4 #5)',
+    description: 'Top tenants by traffic, errors and lag (seed 7.4 #5)',
     panels: [
       {
         title: 'About this dashboard', type: 'text', wide: true, targets: [],
-        content: 'Only dead letters, presence shard load and counter reconciliation carry a `tenant` label today. ' +
-          'Traffic, error and latency by tenant need the top-N tenant labels on the HTTP and fanout metrics ' +
-          '(see ops/observability/README.md, "Missing").',
+        content: 'The `tenant` label is bounded: each process keeps the ids of its top CHORUS_METRICS_TENANTS tenants by traffic ' +
+          'over a sliding window (CHORUS_METRICS_TENANT_WINDOW_S) and counts every other tenant as `other`; HTTP requests before ' +
+          'authentication are `none`. A tenant that is `other` here is not an outlier on any process.',
+      },
+      {
+        title: 'Top tenants by API requests', type: 'timeseries', unit: 'reqps', wide: true,
+        targets: [{ expr: `topk(10, sum by (tenant) (rate(chorus_http_requests_total{${OPS_ROUTES}}[${R}])))`, legend: '{{tenant}}' }],
+      },
+      {
+        title: 'Top tenants by API errors (4xx and 5xx)', type: 'timeseries', unit: 'reqps',
+        targets: [{ expr: `topk(10, sum by (tenant) (rate(chorus_http_requests_total{${OPS_ROUTES},status=~"[45].."}[${R}])))`, legend: '{{tenant}}' }],
+      },
+      {
+        title: 'Top tenants by accepted writes (stream appends)', type: 'timeseries', unit: 'ops',
+        targets: [{ expr: `topk(10, sum by (tenant) (rate(chorus_stream_appends_total[${R}])))`, legend: '{{tenant}}' }],
+      },
+      {
+        title: 'Top tenants by websocket events written', type: 'timeseries', unit: 'ops',
+        targets: [{ expr: `topk(10, sum by (tenant) (rate(chorus_ws_events_sent_total[${R}])))`, legend: '{{tenant}}' }],
+      },
+      {
+        title: 'Top tenants by consumer lag (entries)', type: 'timeseries',
+        targets: [{ expr: 'topk(10, sum by (tenant) (chorus_processor_lag_entries))', legend: '{{tenant}}' }],
+      },
+      {
+        title: 'Top tenants by entries processed', type: 'timeseries', unit: 'ops',
+        targets: [{ expr: `topk(10, sum by (tenant) (rate(chorus_processor_entries_total[${R}])))`, legend: '{{tenant}}' }],
       },
       {
         title: 'Top tenants by presence shard load (max updates per shard and window)', type: 'table',

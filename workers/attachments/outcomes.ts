@@ -4,7 +4,7 @@ import type { RedisClient } from '../../core/redis.js';
 import type { Sql } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
 import { EVENT, type NewEvent } from '../../core/events/index.js';
-import { metrics } from '../../core/metrics.js';
+import { countAppend, metrics } from '../../core/metrics.js';
 import { registerTenant } from '../../core/tenants.js';
 import { settle } from './facts.js';
 import { getAttachment, markRejected, type AttachmentRow, type RejectReason } from './records.js';
@@ -32,7 +32,7 @@ export async function announce(r: RedisClient, row: AttachmentRow): Promise<void
   await registerTenant(r, row.tenantId);
   const seq = await settle(r, row.tenantId, row.id, row.uploaderId, row.status, settledEvent(row));
   if (!seq) return;
-  metrics.streamAppends.inc({ event_type: row.status === 'ready' ? EVENT.attachmentReady : EVENT.attachmentRejected });
+  countAppend(row.status === 'ready' ? EVENT.attachmentReady : EVENT.attachmentRejected, row.tenantId);
   if (row.uploadedAt && row.finishedAt) {
     metrics.attachmentReadyLatency.observe({ status: row.status }, Math.max(0, row.finishedAt.getTime() - row.uploadedAt.getTime()) / 1000);
   }

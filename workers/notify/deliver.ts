@@ -12,6 +12,7 @@ import type { NotifyContext } from './context.js';
 import { backoffDelay } from '../../core/backoff.js';
 import { EVENT, type DigestItem, type Job, type StreamEvent } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
+import { tenantLabels } from '../../core/tenant-label.js';
 import { deadLetter } from '../../core/stream-commands.js';
 import { Breaker } from './breaker.js';
 import { INTERRUPTIVE, groupOf, queueOf, type Channel } from './channels.js';
@@ -68,8 +69,8 @@ function itemRefs(job: Job): ItemRef[] {
   return items.map((i) => ({ messageId: i.messageId, threadId: i.threadId, userId: job.userId, seq: i.seq }));
 }
 
-function skipped(key: DeliveryKey, d: Extract<Decision, { notify: false }>): DeliveryUpdate {
-  metrics.notifyDecisions.inc({ channel: key.channel, reason: d.reason });
+function skipped(tenantId: string, key: DeliveryKey, d: Extract<Decision, { notify: false }>): DeliveryUpdate {
+  metrics.notifyDecisions.inc({ channel: key.channel, reason: d.reason, tenant: tenantLabels.label(tenantId) });
   return { ...key, status: d.reason === 'message_deleted' ? 'cancelled' : 'suppressed', reason: d.reason };
 }
 
@@ -108,7 +109,7 @@ export class ChannelDelivery {
       const planned: Planned[] = [];
       for (const { e, job } of live) {
         const p = prefs.get(job.userId) as Preferences;
-        const plan = job.kind === 'message' ? this.planMessage(e, job, p, rows, facts, now, updates)
+        const plan = job.kind === 'message' ? this.planMessage(tenantId, e, job, p, rows, facts, now, updates)
           : await this.planDigest(ctx, e, job, p, rows, facts, now, updates);
         if (plan) planned.push(plan);
       }
@@ -125,7 +126,7 @@ export class ChannelDelivery {
   }
 
   private planMessage(
-    e: StreamEvent, job: Extract<Job, { kind: 'message' }>, p: Preferences, rows: Map<string, DeliveryRow>, facts: DeliveryFacts,
+    tenantId: string, e: StreamEvent, job: Extract<Job, { kind: 'message' }>, p: Preferences, rows: Map<string, DeliveryRow>, facts: DeliveryFacts,
     now: Date, updates: DeliveryUpdate[],
   ): Planned | null {
     const [key] = keysOf(job) as [DeliveryKey];
@@ -139,7 +140,7 @@ export class ChannelDelivery {
       participant: facts.participant(job.threadId, job.userId), read: facts.read({ ...job }), active: facts.active(job.userId),
     }, now);
     if (!d.notify) {
-      updates.push(skipped(key, d));
+      updates.push(skipped(tenantId, key, d));
       return null;
     }
     return { e, job, keys: [key], items: [], prefs: p };
@@ -158,7 +159,7 @@ export class ChannelDelivery {
         participant: facts.participant(i.threadId, job.userId), read: facts.read({ ...i, userId: job.userId }), active: false,
       }, now);
       if (d.notify) kept.push(i);
-      else updates.push(skipped({ message_id: i.messageId, user_id: job.userId, channel: this.channel }, d));
+      else updates.push(skipped(ctx.tenantId, { message_id: i.messageId, user_id: job.userId, channel: this.channel }, d));
     }
     items = kept;
     if (!items.length) return null;
@@ -170,7 +171,7 @@ export class ChannelDelivery {
         metrics.notifyRetries.inc({ channel: this.channel, cause: 'quiet_hours' });
         return null;
       }
-      for (const i of items) updates.push(skipped({ message_id: i.messageId, user_id: job.userId, channel: this.channel }, ch));
+      for (const i of items) updates.push(skipped(ctx.tenantId, { message_id: i.messageId, user_id: job.userId, channel: this.channel }, ch));
       return null;
     }
     // `total` keeps counting only what the digest could not hold (its cap), not what was filtered out.
@@ -183,7 +184,7 @@ export class ChannelDelivery {
     for (const { job, seq } of await deliverInApp(ctx, jobs)) {
       if (seq) {
         metrics.notifyDispatchLatency.observe({ channel: this.channel, priority: priorityOf(job) }, (Date.now() - job.enqueuedAt) / 1000);
-        metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(job) });
+        metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(job), tenant: tenantLabels.label(ctx.tenantId) });
       }
       updates.push({ ...(keysOf(job)[0] as DeliveryKey), status: 'sent', reason: sentReason(job), attempts: 1, ...(seq ? { provider_message_id: seq } : {}) });
     }
@@ -242,7 +243,7 @@ export class ChannelDelivery {
       await recordOutcome(redis, tenantId, job, { kind: 'sent', providerId, at: Date.now() });
       await breaker.success();
       metrics.notifyDispatchLatency.observe({ channel: this.channel, priority: priorityOf(job) }, (Date.now() - job.enqueuedAt) / 1000);
-      metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(job) }, keys.length);
+      metrics.notifyDecisions.inc({ channel: this.channel, reason: sentReason(job), tenant: tenantLabels.label(tenantId, keys.length) }, keys.length);
       for (const k of keys) {
         updates.push({ ...k, status: 'sent', reason: sentReason(job), attempts: attempt, provider_message_id: providerId, ...(job.kind === 'digest' ? { digest_id: job.digestId } : {}) });
       }
@@ -258,8 +259,8 @@ export class ChannelDelivery {
         };
         await deadLetter(redis, tenantId, this.group, e, { error: err.message, deliveries: attempt, consumer: CONSUMER, detail }, this.stream);
         await recordOutcome(redis, tenantId, job, { kind: 'dead', providerId: '', at: Date.now() });
-        metrics.deadLettered.inc({ queue: this.group, tenant: tenantId });
-        metrics.notifyDecisions.inc({ channel: this.channel, reason: 'failed' }, keys.length);
+        metrics.deadLettered.inc({ queue: this.group, tenant: tenantLabels.label(tenantId) });
+        metrics.notifyDecisions.inc({ channel: this.channel, reason: 'failed', tenant: tenantLabels.label(tenantId, keys.length) }, keys.length);
         log.error(fields, 'notification dead-lettered');
         for (const k of keys) updates.push({ ...k, status: 'failed', reason: 'failed', attempts: attempt, last_error: err.message });
         return;

@@ -7,7 +7,7 @@
 import type { Config } from '../../config/index.js';
 import type { Sql } from '../../core/db.js';
 import { EVENT, createdAtOf, type MessageJob } from '../../core/events/index.js';
-import { metrics } from '../../core/metrics.js';
+import { countAppend, metrics } from '../../core/metrics.js';
 import type { RedisClient } from '../../core/redis.js';
 import type { Seq } from '../../core/seq.js';
 import { groupsOf } from './jobs.js';
@@ -59,7 +59,7 @@ export async function deliverInApp(
   const out: InAppPublished[] = [];
   const published = (i: number, seq: Seq | null) => {
     const job = jobs[i] as MessageJob;
-    if (seq) metrics.streamAppends.inc({ event_type: EVENT.notificationCreated });
+    if (seq) countAppend(EVENT.notificationCreated, tenantId);
     else metrics.notifyDuplicates.inc({ channel: 'inApp', stage: 'publish' });
     out.push({ job, seq });
   };

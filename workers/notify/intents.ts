@@ -8,6 +8,7 @@
 import type { NotifyContext } from './context.js';
 import { EVENT, type MessageJob } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
+import { tenantLabels } from '../../core/tenant-label.js';
 import { CHANNELS, INTERRUPTIVE, type Channel } from './channels.js';
 import { decideChannel, decideMessage, isUrgent, type Decision, type SkipReason } from './decide.js';
 import { deliverInApp } from './in-app.js';
@@ -88,7 +89,7 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
     for (const channel of CHANNELS) {
       const d: Decision = msgDecision.notify ? intentChannelDecision(channel, p, urgent, now) : msgDecision;
       const waits = INTERRUPTIVE.has(channel) && !urgent;
-      if (!d.notify) metrics.notifyDecisions.inc({ channel, reason: d.reason });
+      if (!d.notify) metrics.notifyDecisions.inc({ channel, reason: d.reason, tenant: tenantLabels.label(ctx.tenantId) });
       // The in-app row is the decision log's anchor; another channel that does not notify is one
       // entry in it, not a row of its own.
       if (!d.notify && channel !== 'inApp') {
@@ -149,7 +150,7 @@ async function deliverInAppNow(ctx: IntentContext, jobs: MessageJob[]): Promise<
   for (const { job, seq } of published) {
     if (!seq) continue;
     metrics.notifyDispatchLatency.observe({ channel: 'inApp', priority: job.urgent ? 'urgent' : 'normal' }, (now - job.enqueuedAt) / 1000);
-    metrics.notifyDecisions.inc({ channel: 'inApp', reason: 'sent_via_in_app' });
+    metrics.notifyDecisions.inc({ channel: 'inApp', reason: 'sent_via_in_app', tenant: tenantLabels.label(ctx.tenantId) });
   }
 }
 
