@@ -1,6 +1,7 @@
 // Gateway role entrypoint: `node dist/gateway/main.js`. Refuses to start without native uWS.
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../core/logger.js';
+import { startTracing } from '../core/tracing/sdk.js';
 import { startGateway } from './server.js';
 
 const config = loadConfig();
@@ -10,6 +11,8 @@ process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
 try {
+  // First, so that every span of the process goes to the exporter (a no-op without an OTLP endpoint).
+  const tracing = await startTracing(config.tracing, 'chorus-gateway', log);
   const gw = await startGateway(config, log);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -22,6 +25,7 @@ try {
     } catch (err) {
       log.error({ err }, 'error during shutdown');
     }
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -15,6 +15,7 @@ import { startTrimmer } from './trimmer.js';
 import { serveMetrics } from '../core/metrics-server.js';
 import { readLockWaitsFrom } from '../core/metrics.js';
 import { metricsGuard } from '../core/metrics-access.js';
+import { startTracing } from '../core/tracing/sdk.js';
 
 const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
 
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // Before the first batch, so that every batch span is exported (a no-op without an OTLP endpoint).
+  const tracing = await startTracing(config.tracing, `chorus-processor-${definitions.map((d) => d.definition.name).join('+')}`, log);
   const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
   readLockWaitsFrom(() => lockWaitingSessions(sql));
   // A taken metrics port must not stop the processing: log it and run without the endpoint.
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
       await running.stop();
       await sql.end({ timeout: 5 });
       (await metricsServer)?.close();
+      await tracing?.shutdown();
       log.info('stopped');
       process.exit(0);
     } catch (err) {
