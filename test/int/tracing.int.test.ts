@@ -2,7 +2,8 @@
 // receiver started here. One message posted with a `traceparent` is one connected trace: the HTTP
 // request continues the caller's span, the append is its child, the stream entry carries the append's
 // context to the processor (whose batch span is its child and links to it, with the database write
-// below) and to the gateway's fanout.
+// below) and to the gateway's fanout. The async chain too: the notification intents' batch, the
+// push job it queues and the provider call that job makes, in the same trace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -72,6 +73,7 @@ function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; requests
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let gateway: RoleProcess;
 let processor: RoleProcess;
+let notifications: RoleProcess;
 let port: number;
 
 before(async () => {
@@ -85,7 +87,9 @@ before(async () => {
   };
   gateway = spawnRole(['gateway/main'], { ...otel, PORT: String(port) });
   processor = spawnRole(['processors/main', 'projector', '--consumers', '1'], { ...otel, CHORUS_METRICS_PORT: '0' });
+  notifications = spawnRole(['processors/main', 'notify-intents,notify-push', '--consumers', '1'], { ...otel, CHORUS_METRICS_PORT: '0' });
   await Promise.all([
+    notifications.waitForLog((e) => e['msg'] === 'tracing on', 15_000),
     gateway.waitForLog((e) => e['msg'] === 'tracing on', 15_000),
     gateway.waitForLog((e) => e['msg'] === 'gateway listening', 15_000),
     processor.waitForLog((e) => e['msg'] === 'tracing on', 15_000),
@@ -93,8 +97,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of [gateway, processor]) p?.kill('SIGKILL');
-  await Promise.all([gateway?.exited, processor?.exited]);
+  for (const p of [gateway, processor, notifications]) p?.kill('SIGKILL');
+  await Promise.all([gateway?.exited, processor?.exited, notifications?.exited]);
   await receiver?.close();
 });
 
@@ -104,7 +108,13 @@ test('one message is one connected trace across the gateway and the processor', 
   const t = new Tenant(api, auth, 'trace');
   const alice = await t.user('alice');
   const bob = await t.user('bob');
-  const th = await alice.thread(['bob']);
+  const carol = await t.user('carol');
+  const th = await alice.thread(['bob', 'carol']);
+  // carol is mentioned and offline (bob is online, he would not be pushed): her push is urgent, queued at once.
+  const prefs = await carol.api.request('PUT', '/api/notification-preferences', {
+    token: carol.token, json: { channels: { inApp: true, email: false, push: true }, pushEndpoint: 'https://push.example.test/carol' },
+  });
+  assert.equal(prefs.status, 200, prefs.text);
   const ws = await WsClient.connect(`ws://127.0.0.1:${port}/ws`, { token: bob.token });
   // The thread's entries are projected first: the traced message then has a batch of its own (a
   // batch of several writes is a trace of its own, linked to each: see the last assertions).
@@ -118,7 +128,7 @@ test('one message is one connected trace across the gateway and the processor', 
   const traceId = crypto.randomBytes(16).toString('hex');
   const callerSpan = crypto.randomBytes(8).toString('hex');
   const r = await api.request('POST', '/api/messages', {
-    token: alice.token, json: { threadId: th.id, body: 'traced' }, headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
+    token: alice.token, json: { threadId: th.id, body: 'traced @carol', mentions: ['carol'] }, headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
   });
   assert.equal(r.status, 202, r.text);
   assert.equal(r.headers['x-trace-id'], traceId, 'x-trace-id is still the caller\'s trace id');
@@ -131,12 +141,18 @@ test('one message is one connected trace across the gateway and the processor', 
   // bob's unread counter moves after the projection: that frame's fanout is part of the trace too.
   await ws.waitFor((f) => f.type === 'inbox.updated' && compareSeq(f.seq as Seq, seq as Seq) > 0, 10_000, 'bob\'s inbox.updated');
   await ws.close();
+  await waitFor('carol\'s push notification to be sent', async () => {
+    const x = await carol.api.get(`/api/notifications/explain?messageId=${r.body.message.id as string}`, carol.token);
+    return x.status === 200 && (x.body.channels.push as { status: string } | undefined)?.status === 'sent';
+  }, 20_000, 100);
 
   // SIGTERM flushes what the batch span processors still hold.
   gateway.kill('SIGTERM');
   processor.kill('SIGTERM');
+  notifications.kill('SIGTERM');
   assert.equal((await gateway.exited).code, 0, gateway.recentLogs());
   assert.equal((await processor.exited).code, 0, processor.recentLogs());
+  assert.equal((await notifications.exited).code, 0, notifications.recentLogs());
   assert.ok(receiver.requests.every((q) => q.path === '/v1/traces' && /json/.test(q.contentType)), JSON.stringify(receiver.requests));
 
   const ours = receiver.spans.filter((s) => s.traceId === traceId);
@@ -166,4 +182,13 @@ test('one message is one connected trace across the gateway and the processor', 
   assert.equal(db[0]!.service, 'chorus-processor-projector');
   // What the batch appended (inbox.updated) carries the batch's context: its fanout is in the trace too.
   assert.ok(ours.some((s) => s.service === 'chorus-gateway' && s.name === 'fanout inbox.updated'), describe());
+
+  // message.created → notification job → provider: the intents' batch continues the entry, the push
+  // job carries the batch's context, and the provider call made from the job is its child.
+  const NOTIFY = 'chorus-processor-notify-intents+notify-push';
+  const intents = one(NOTIFY, 'process notify-intents');
+  assert.equal(intents.parentSpanId, append.spanId);
+  const send = one(NOTIFY, 'send push');
+  assert.equal(send.parentSpanId, intents.spanId, 'the provider call continues the job\'s context');
+  assert.equal(send.attributes['chorus.attempt'], 1);
 });
