@@ -77,6 +77,8 @@ export interface SpanOptions {
   links?: Link[];
   /** The parent: a `traceparent` string (another process's span) or a context; default the active one. */
   parent?: string | Context;
+  /** When the span started (ms since the epoch), if earlier than now. */
+  startTime?: number;
 }
 
 function parentContext(parent: SpanOptions['parent']): Context {
@@ -91,7 +93,7 @@ function parentContext(parent: SpanOptions['parent']): Context {
 export function startSpan(name: string, o: SpanOptions = {}): { span: Span; ctx: Context } | undefined {
   if (!tracer) return undefined;
   const parent = parentContext(o.parent);
-  const span = tracer.startSpan(name, { kind: o.kind, attributes: o.attributes, links: o.links }, parent);
+  const span = tracer.startSpan(name, { kind: o.kind, attributes: o.attributes, links: o.links, startTime: o.startTime }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
 }
 

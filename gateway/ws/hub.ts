@@ -18,6 +18,7 @@ import { applyEvent, membershipBefore } from './visibility.js';
 import { RecentEvents } from './recent-events.js';
 import { errorFrame } from './error-frame.js';
 import { SpanKind, startSpan } from '../../core/tracing/index.js';
+import { rememberFanout } from './ack-span.js';
 
 interface TenantState {
   /** Last position read by the tail; null until the first connection's snapshot sets it. */
@@ -300,6 +301,7 @@ export class Hub {
         kind: SpanKind.CONSUMER, parent: e.traceparent,
         attributes: { 'chorus.tenant_id': tenantId, 'chorus.seq': e.seq, 'chorus.recipients': recipients.size },
       }) : undefined;
+      if (fanout) rememberFanout(tenantId, e.seq, fanout.ctx);
       let frameOf: (userId: string) => string;
       if (hasPerUser(e)) {
         const personal = personalizer(e);

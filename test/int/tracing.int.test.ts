@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { config, migrateDb, Api, Tenant, createAuthenticator, waitFor } from '../support/api.js';
+import { config, migrateDb, Api, Tenant, createAuthenticator, sleep, waitFor } from '../support/api.js';
 import { freePort, spawnRole, type RoleProcess } from '../support/env.js';
 import { WsClient } from '../support/ws-client.js';
 import { compareSeq, type Seq } from '../../core/seq.js';
@@ -123,6 +123,9 @@ test('one message is one connected trace across the gateway and the processor', 
     const tl = await alice.timeline(th.id);
     return tl.status === 200 && tl.body.messages.some((m: { seq: string }) => m.seq === first.seq);
   }, 20_000, 100);
+  // ...and so is the inbox.updated that projection appended (else it could share the next batch).
+  await ws.waitFor((f) => f.type === 'inbox.updated' && compareSeq(f.seq as Seq, first.seq as Seq) > 0, 10_000, 'the first inbox.updated');
+  await sleep(500);
 
   // The caller's own span: Chorus's spans must continue it.
   const traceId = crypto.randomBytes(16).toString('hex');
@@ -134,6 +137,7 @@ test('one message is one connected trace across the gateway and the processor', 
   assert.equal(r.headers['x-trace-id'], traceId, 'x-trace-id is still the caller\'s trace id');
   const seq = r.body.message.seq as string;
   await ws.waitFor((f) => f.type === 'message.created' && f.seq === seq, 10_000, 'the message frame');
+  ws.send({ type: 'ack', seq });
   await waitFor('the projector to store the message', async () => {
     const tl = await alice.timeline(th.id);
     return tl.status === 200 && tl.body.messages.some((m: { seq: string }) => m.seq === seq);
@@ -174,6 +178,9 @@ test('one message is one connected trace across the gateway and the processor', 
   const batches = receiver.spans.filter((s) => s.service === 'chorus-processor-projector' && s.name === 'process projector'
     && s.links.some((l) => l.traceId === traceId && l.spanId === append.spanId));
   assert.equal(batches.length, 1, `one projector batch links to the entry: ${describe()}`);
+  const ack = one('chorus-gateway', 'client ack');
+  assert.equal(ack.parentSpanId, fanout.spanId, 'bob\'s ack closes the path: a child of the fanout');
+  assert.equal(ack.attributes['enduser.id'], 'bob');
   const batch = batches[0]!;
   assert.equal(batch.traceId, traceId);
   assert.equal(batch.parentSpanId, append.spanId, 'the batch of one write is that write\'s child');
