@@ -39,6 +39,7 @@ test('the OTEL_* variables: endpoint (base or traces), protocol, sampler and rat
   assert.equal(env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.url, 'http://collector:4318/v1/traces');
   assert.equal(env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b/traces' }).tracing.url, 'http://b/traces');
   assert.equal(env({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_SDK_DISABLED: 'true' }).tracing.url, undefined);
+  assert.equal(env({ OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' }).tracing.url, undefined, 'empty is unset');
   const d = env().tracing;
   assert.deepEqual([d.protocol, d.sampler, d.ratio, d.serviceName], ['http/protobuf', 'parentbased_traceidratio', 1, undefined]);
   const c = env({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_SERVICE_NAME: 'edge' }).tracing;
