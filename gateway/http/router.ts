@@ -13,7 +13,7 @@ import { bearer } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../core/metrics.js';
 import { framingError } from './framing.js';
-import { withContext } from '../../core/tracing/index.js';
+import { tracingOn, withContext } from '../../core/tracing/index.js';
 import { endRequestSpan, startRequestSpan, type RequestSpan } from './request-span.js';
 
 export interface Request {
@@ -124,7 +124,7 @@ export class Router {
       const params: string[] = [];
       for (let i = 0; i < paramCount; i++) params.push(safeDecode(ureq.getParameter(i) ?? ''));
       const traceparent = ureq.getHeader('traceparent');
-      const span = startRequestSpan(httpMethod, pattern, o.name, traceparent, ureq.getHeader('tracestate'));
+      const span = tracingOn() ? startRequestSpan(httpMethod, pattern, o.name, traceparent, ureq.getHeader('tracestate')) : undefined;
       const req: Request = {
         method: httpMethod,
         path: ureq.getUrl(),
