@@ -3,7 +3,7 @@
 // request continues the caller's span, the append is its child, the stream entry carries the append's
 // context to the processor (whose batch span is its child and links to it, with the database write
 // below) and to the gateway's fanout. The async chain too: the notification intents' batch, the
-// push job it queues and the provider call that job makes, in the same trace.
+// push job it queues, the provider call that job makes and the provider's delivery callback, in the same trace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -12,6 +12,8 @@ import { config, migrateDb, Api, Tenant, createAuthenticator, sleep, waitFor } f
 import { freePort, spawnRole, type RoleProcess } from '../support/env.js';
 import { WsClient } from '../support/ws-client.js';
 import { compareSeq, type Seq } from '../../core/seq.js';
+import { sign } from '../../workers/notify/callbacks.js';
+import { notificationIdOf } from '../../workers/notify/jobs.js';
 
 interface ReceivedSpan {
   service: string;
@@ -151,12 +153,21 @@ test('one message is one connected trace across the gateway and the processor', 
   }, 20_000, 100);
 
   // SIGTERM flushes what the batch span processors still hold.
+  notifications.kill('SIGTERM');
+  assert.equal((await notifications.exited).code, 0, notifications.recentLogs());
+  // The push provider got the send span's traceparent; one that echoes it on its delivery callback
+  // continues the trace there (the local sink does not call back: the test plays the provider).
+  const sent = await waitFor('the send span', async () => receiver.spans.find((s) => s.traceId === traceId && s.name === 'send push'), 10_000);
+  const callback = JSON.stringify({ tenantId: t.id, notificationId: notificationIdOf(r.body.message.id as string, 'carol'), status: 'delivered' });
+  const cb = await api.request('POST', '/api/providers/push/callback', {
+    raw: callback, contentType: 'application/json',
+    headers: { 'x-chorus-signature': sign(config.notify.push.callbackSecret!, callback), traceparent: `00-${traceId}-${sent.spanId}-01` },
+  });
+  assert.equal(cb.status, 204, cb.text);
   gateway.kill('SIGTERM');
   processor.kill('SIGTERM');
-  notifications.kill('SIGTERM');
   assert.equal((await gateway.exited).code, 0, gateway.recentLogs());
   assert.equal((await processor.exited).code, 0, processor.recentLogs());
-  assert.equal((await notifications.exited).code, 0, notifications.recentLogs());
   assert.ok(receiver.requests.every((q) => q.path === '/v1/traces' && /json/.test(q.contentType)), JSON.stringify(receiver.requests));
 
   const ours = receiver.spans.filter((s) => s.traceId === traceId);
@@ -198,4 +209,8 @@ test('one message is one connected trace across the gateway and the processor', 
   const send = one(NOTIFY, 'send push');
   assert.equal(send.parentSpanId, intents.spanId, 'the provider call continues the job\'s context');
   assert.equal(send.attributes['chorus.attempt'], 1);
+  const delivered = one('chorus-gateway', 'POST /api/providers/:channel/callback');
+  assert.equal(delivered.parentSpanId, send.spanId, 'the delivery callback continues the provider call');
+  const applied = ours.filter((s) => s.name === 'db notify_callback' && s.parentSpanId === delivered.spanId);
+  assert.equal(applied.length, 1, describe());
 });
