@@ -3,10 +3,13 @@
 // processor and the OTLP/HTTP exporter (protobuf or JSON), the AsyncLocalStorage context manager.
 // The SDK packages are imported here, on demand, so a process with tracing off never loads them.
 // Entry points call startTracing() first and its shutdown() last (it flushes the spans still queued).
-import { context, trace } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import type { Config } from '../../config/index.js';
 import type { Logger } from '../logger.js';
 import { useTracer } from './index.js';
+
+/** Longest wait for the last export at shutdown. */
+const SHUTDOWN_MS = 3000;
 
 export interface Tracing {
   /** Exports what is queued and stops the SDK. */
@@ -43,6 +46,14 @@ export async function startTracing(c: Config['tracing'], defaultServiceName: str
   const resource = detected.merge(resources.resourceFromAttributes({ 'service.name': c.serviceName ?? defaultServiceName }));
   const exporter = new exporterModule.OTLPTraceExporter({ url: c.url });
   const provider = new TracerProvider({ resource, sampler: await samplerOf(c), spanProcessors: [new BatchSpanProcessor({ exporter })] });
+  // The SDK's own complaints (an unreachable collector, dropped spans) go to the process's log.
+  const otelLog = log.child({ component: 'opentelemetry' });
+  const quiet = () => undefined;
+  diag.setLogger({
+    error: (msg, ...args) => otelLog.warn({ details: args.map(String) }, msg),
+    warn: (msg, ...args) => otelLog.warn({ details: args.map(String) }, msg),
+    info: quiet, debug: quiet, verbose: quiet,
+  }, DiagLogLevel.WARN);
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   trace.setGlobalTracerProvider(provider);
@@ -51,10 +62,15 @@ export async function startTracing(c: Config['tracing'], defaultServiceName: str
   return {
     async shutdown() {
       useTracer(undefined);
+      // Bounded: an unreachable collector must not hold up a stop (the exporter retries for 10 s).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => { timer = setTimeout(() => { log.warn('the last spans were not exported in time'); resolve(); }, SHUTDOWN_MS); });
       try {
-        await provider.shutdown();
+        await Promise.race([provider.shutdown(), late]);
       } catch (err) {
         log.warn({ err }, 'could not export the last spans');
+      } finally {
+        clearTimeout(timer);
       }
       contextManager.disable();
     },
