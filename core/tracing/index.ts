@@ -138,3 +138,11 @@ export function continueTrace(entryTraceparent: string | undefined): string | un
   if (!entryTraceparent || !active) return active ?? (tracer ? entryTraceparent : undefined);
   return active.slice(3, 35) === entryTraceparent.slice(3, 35) ? active : entryTraceparent;
 }
+
+/**
+ * Runs `fn` outside any trace: for long-lived work started from inside a span (a periodic task a
+ * handler starts on its first batch), whose timers would otherwise stay in that span's context.
+ */
+export function outsideTraces<T>(fn: () => T): T {
+  return tracer ? context.with(ROOT_CONTEXT, fn) : fn();
+}
