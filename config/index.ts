@@ -210,6 +210,25 @@ function metricsAccessConfig(token: string | undefined, allow: string | undefine
   return { token, allow: entries };
 }
 
+/**
+ * OpenTelemetry traces: on when an OTLP endpoint is set (and OTEL_SDK_DISABLED is not). The URL is
+ * resolved here as the OTLP spec says: the traces endpoint as it is, else the base plus /v1/traces.
+ */
+function tracingConfig(e: Env) {
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`);
+  return {
+    /** Where spans are exported; undefined: tracing off (no SDK loaded, no span made). */
+    url: e.OTEL_SDK_DISABLED ? undefined : url,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    /** Ratio of the traceidratio samplers (1 when unset). */
+    ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    /** OTEL_SERVICE_NAME; unset: the entry point names its role. */
+    serviceName: e.OTEL_SERVICE_NAME,
+  };
+}
+
 /** The Config of a valid, parsed environment. Its type is the Config type. */
 function build(e: Env, c: Context, algorithms: string[]) {
   const jwtKeys = hmacKeys(e, algorithms, c);
@@ -351,6 +370,8 @@ function build(e: Env, c: Context, algorithms: string[]) {
       /** POST /dev/token per client address (IPv6: per /64). */
       devTokenClient: { rate: e.CHORUS_RATE_DEV_TOKEN_PER_S, burst: e.CHORUS_RATE_DEV_TOKEN_BURST },
     },
+    /** OpenTelemetry traces (docs/operations.md, "Traces"). */
+    tracing: tracingConfig(e),
   };
 }
 

@@ -204,9 +204,23 @@ const notifications = section('Notifications', {
   CHORUS_EMAIL_CALLBACK_SECRET: unset(z.string().min(16), 'HMAC-SHA256 secret of `POST /api/providers/email/callback` (at least 16 characters). Outside production, when unset, the random secret of `<CHORUS_DATA_DIR>/secrets.json`; in production unset means callbacks are refused (401), and a set one must pass the strength rule ([secrets.md](secrets.md)).', 'dev secrets file (dev only)'),
   CHORUS_PUSH_CALLBACK_SECRET: unset(z.string().min(16), 'The same for `POST /api/providers/push/callback`.', 'dev secrets file (dev only)'),
 });
+/** An OTLP endpoint; empty counts as unset, as the OpenTelemetry specification says of its variables. */
+const otlpUrl = z.union([z.literal(''), z.string().url()]).transform((v) => v || undefined);
+
+const traces = section('Traces (OpenTelemetry)', {
+  OTEL_EXPORTER_OTLP_ENDPOINT: unset(otlpUrl, 'Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector, Jaeger, Tempo…), e.g. `http://collector:4318`; traces go to `<url>/v1/traces`. Setting it (or the next one) turns tracing on in every role; unset, no SDK is loaded and no span is made ([operations.md](operations.md#6-traces)).', 'unset: tracing off'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unset(otlpUrl, 'The full URL traces are posted to (taken as it is); wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.', 'unset: tracing off'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: custom(z.enum(['http/protobuf', 'http/json']).default('http/protobuf'), '`http/protobuf`', 'OTLP encoding: `http/protobuf` or `http/json` (`grpc` is not supported). Headers, timeout and TLS files (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `…_CERTIFICATE`, their `_TRACES_` forms) are read by the OpenTelemetry exporter itself. Spans leave in batches of at most 512 every 5 s, and at shutdown.'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: unset(z.enum(['http/protobuf', 'http/json']), 'The same for traces only; wins over `OTEL_EXPORTER_OTLP_PROTOCOL`.'),
+  OTEL_TRACES_SAMPLER: custom(z.enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']).default('parentbased_traceidratio'), '`parentbased_traceidratio`', 'Which traces are kept. `parentbased_*` follows the sampled flag of the incoming `traceparent` (HTTP header or stream entry), so one trace is kept or dropped whole across processes; a trace that starts in Chorus is kept with probability `OTEL_TRACES_SAMPLER_ARG`.'),
+  OTEL_TRACES_SAMPLER_ARG: unset(z.coerce.number().min(0).max(1), 'The ratio of the `traceidratio` samplers, 0–1.', '`1`'),
+  OTEL_SERVICE_NAME: unset(z.string().min(1), '`service.name` of every span of the process (`OTEL_RESOURCE_ATTRIBUTES` adds other resource attributes).', '`chorus-gateway`, `chorus-processor-<groups>`'),
+  OTEL_SDK_DISABLED: unset(bool, '`true` keeps tracing off even with an endpoint set.', '`false`'),
+});
+
 /** The table, in the order of docs/configuration.md. */
 export const OPTIONS = {
-  ...running, ...identity, ...writePath, ...streams, ...gateway, ...rateLimits, ...typing, ...presence, ...readModels, ...attachments, ...notifications,
+  ...running, ...identity, ...writePath, ...streams, ...gateway, ...rateLimits, ...typing, ...presence, ...readModels, ...attachments, ...notifications, ...traces,
 };
 
 export type OptionName = keyof typeof OPTIONS;

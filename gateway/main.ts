@@ -4,6 +4,7 @@ import { createLogger } from '../core/logger.js';
 import { setNodeLabel } from '../core/metrics.js';
 import { tenantLabels } from '../core/tenant-label.js';
 import { logSampler } from '../core/log-sample.js';
+import { startTracing } from '../core/tracing/sdk.js';
 import { startGateway } from './server.js';
 
 const config = loadConfig();
@@ -16,6 +17,8 @@ process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
 try {
+  // First, so that every span of the process goes to the exporter (a no-op without an OTLP endpoint).
+  const tracing = await startTracing(config.tracing, 'chorus-gateway', log);
   const gw = await startGateway(config, log);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -28,6 +31,7 @@ try {
     } catch (err) {
       log.error({ err }, 'error during shutdown');
     }
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -14,6 +14,7 @@ import { newId } from '../core/ids.js';
 import { countAppend } from '../core/metrics.js';
 import { appendEvent } from '../core/stream-commands.js';
 import { keys } from '../core/keys.js';
+import { inAppendSpan } from './append-span.js';
 import { registerTenant } from '../core/tenants.js';
 import { parseBody } from '../core/validate.js';
 import { charCount, StoredText } from '../core/fields.js';
@@ -91,7 +92,8 @@ export async function completeAttachment(d: AttachmentDeps, p: Principal, id: st
   if (info.size !== row.size) throw new AppError('conflict', `uploaded ${info.size} bytes, declared ${row.size}`);
   await registerTenant(d.redis, p.tenantId);
   // Event before state: if the update below is lost, the scan stage still starts from the event.
-  await appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId }, keys.attachmentWork);
+  await inAppendSpan(EVENT.attachmentUploaded, p.tenantId,
+    () => appendEvent(d.redis, p.tenantId, { type: EVENT.attachmentUploaded, data: { id }, actor: p.userId, traceId }, keys.attachmentWork));
   countAppend(EVENT.attachmentUploaded, p.tenantId);
   await markUploaded(d.sql, p.tenantId, id, info.sha256);
   return { attachment: { id, status: 'uploaded' } };

@@ -15,6 +15,7 @@ import { newId } from '../core/ids.js';
 import { countAppend } from '../core/metrics.js';
 import type { Seq } from '../core/seq.js';
 import { runScript } from './scripts.js';
+import { inAppendSpan } from './append-span.js';
 import { registerTenant } from '../core/tenants.js';
 import { checkAndRecordAttachable } from '../workers/attachments/facts.js';
 
@@ -50,13 +51,15 @@ export async function postMessage(
   };
   // Serialized once: the same JSON is the entry's payload and the meta hash's copy.
   const json = JSON.stringify(data);
-  const fields = encodeEventJson({ type: EVENT.messageCreated, data, threadId: input.threadId, actor: p.userId, traceId }, json);
   const limits = bucketPair(p.tenantId, p.userId, 'msg', config.rateLimits.messageUser, config.rateLimits.messageTenant);
   const k = [keys.events(p.tenantId), keys.thread(p.tenantId, input.threadId),
     keys.threadMembers(p.tenantId, input.threadId), keys.message(p.tenantId, data.id), ...limits.keys];
   if (input.clientMessageId) k.push(keys.idempotency(p.tenantId, p.userId, input.clientMessageId));
-  const res = await runScript(r, 'post-message', k,
-    [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, ...limits.args, fields.length, ...fields]);
+  const res = await inAppendSpan(EVENT.messageCreated, p.tenantId, () => {
+    const fields = encodeEventJson({ type: EVENT.messageCreated, data, threadId: input.threadId, actor: p.userId, traceId }, json);
+    return runScript(r, 'post-message', k,
+      [p.userId, config.ingest.idempotencyTtlS, config.ingest.messageMetaTtlS, json, ...limits.args, fields.length, ...fields]);
+  });
   if (res.status === 'dup') {
     const value = String(res.values[0]);
     const nl = value.indexOf('\n');
@@ -110,12 +113,14 @@ export async function editMessage(
   // consumers never need the original entry (it may be trimmed or processed out of order).
   const editedAt = new Date().toISOString();
   const message: MessageUpdated = { ...toMessage(newData, stored.seq), editedAt };
-  const fields = encodeEvent({
-    type: EVENT.messageUpdated, data: { ...message }, threadId: stored.data.threadId, actor: p.userId, traceId,
+  const res = await inAppendSpan(EVENT.messageUpdated, p.tenantId, () => {
+    const fields = encodeEvent({
+      type: EVENT.messageUpdated, data: { ...message }, threadId: stored.data.threadId, actor: p.userId, traceId,
+    });
+    return runScript(r, 'change-message',
+      [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
+      [p.userId, '1', 'edit', JSON.stringify(newData), fields.length, ...fields]);
   });
-  const res = await runScript(r, 'change-message',
-    [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
-    [p.userId, '1', 'edit', JSON.stringify(newData), fields.length, ...fields]);
   if (res.status !== 'ok') throw refused(res);
   countAppend(EVENT.messageUpdated, p.tenantId);
   return { message, seq: res.values[0] as Seq };
@@ -134,10 +139,12 @@ export async function deleteMessage(
     id: messageId, threadId: stored.data.threadId, senderId: stored.data.senderId,
     createdAt: createdAtOf(stored.seq as Seq), seq: stored.seq, deletedBy: p.userId,
   };
-  const fields = encodeEvent({ type: EVENT.messageDeleted, data, threadId: stored.data.threadId, actor: p.userId, traceId });
-  const res = await runScript(r, 'change-message',
-    [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
-    [p.userId, p.admin ? '0' : '1', 'delete', '', fields.length, ...fields]);
+  const res = await inAppendSpan(EVENT.messageDeleted, p.tenantId, () => {
+    const fields = encodeEvent({ type: EVENT.messageDeleted, data, threadId: stored.data.threadId, actor: p.userId, traceId });
+    return runScript(r, 'change-message',
+      [keys.events(p.tenantId), keys.threadMembers(p.tenantId, stored.data.threadId), keys.message(p.tenantId, messageId)],
+      [p.userId, p.admin ? '0' : '1', 'delete', '', fields.length, ...fields]);
+  });
   if (res.status === 'message_deleted') return { seq: null }; // deleted meanwhile: the same idempotent 202
   if (res.status !== 'ok') throw refused(res);
   countAppend(EVENT.messageDeleted, p.tenantId);

@@ -7,6 +7,7 @@ import type { RedisClient } from '../core/redis.js';
 import { withTenant, type Sql } from '../core/db.js';
 import type { Principal } from '../core/auth.js';
 import { keys } from '../core/keys.js';
+import { inAppendSpan } from './append-span.js';
 import { EVENT, encodeEvent, type ReadReceiptUpdated } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
@@ -48,10 +49,12 @@ export async function markRead(
   const messageSeq = await messageSeqIn(r, sql, p.tenantId, threadId, lastReadMessageId);
   if (!messageSeq) throw new AppError('not_found', 'message not found in this thread');
   const data: ReadReceiptUpdated = { threadId, userId: p.userId, lastReadMessageId, messageSeq };
-  const fields = encodeEvent({ type: EVENT.readReceiptUpdated, data, threadId, actor: p.userId, traceId });
-  const res = await runScript(r, 'read-receipt',
-    [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId)],
-    [p.userId, fields.length, ...fields]);
+  const res = await inAppendSpan(EVENT.readReceiptUpdated, p.tenantId, () => {
+    const fields = encodeEvent({ type: EVENT.readReceiptUpdated, data, threadId, actor: p.userId, traceId });
+    return runScript(r, 'read-receipt',
+      [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId)],
+      [p.userId, fields.length, ...fields]);
+  });
   if (res.status !== 'ok') throw refused(res);
   countAppend(EVENT.readReceiptUpdated, p.tenantId);
   return { ...data, seq: String(res.values[0]) };

@@ -4,6 +4,7 @@ import type { RedisClient } from '../core/redis.js';
 import type { Principal } from '../core/auth.js';
 import type { Config } from '../config/index.js';
 import { keys } from '../core/keys.js';
+import { inAppendSpan } from './append-span.js';
 import { EVENT, encodeEvent, type Thread } from '../core/events/index.js';
 import { AppError } from '../core/errors.js';
 import { refused } from '../core/lua-refusals.js';
@@ -29,15 +30,17 @@ export async function createThread(
     createdBy: p.userId,
     participantIds: participants,
   };
-  const fields = encodeEvent({
-    type: EVENT.threadCreated, data: { ...thread }, threadId: thread.id, users: participants, actor: p.userId, traceId,
+  const res = await inAppendSpan(EVENT.threadCreated, p.tenantId, () => {
+    const fields = encodeEvent({
+      type: EVENT.threadCreated, data: { ...thread }, threadId: thread.id, users: participants, actor: p.userId, traceId,
+    });
+    return runScript(
+      r, 'create-thread',
+      [keys.events(p.tenantId), keys.thread(p.tenantId, thread.id), keys.threadMembers(p.tenantId, thread.id),
+        ...participants.map((u) => keys.userThreads(p.tenantId, u))],
+      [thread.id, thread.title ?? '', thread.createdAt, p.userId, fields.length, ...fields, ...participants],
+    );
   });
-  const res = await runScript(
-    r, 'create-thread',
-    [keys.events(p.tenantId), keys.thread(p.tenantId, thread.id), keys.threadMembers(p.tenantId, thread.id),
-      ...participants.map((u) => keys.userThreads(p.tenantId, u))],
-    [thread.id, thread.title ?? '', thread.createdAt, p.userId, fields.length, ...fields, ...participants],
-  );
   if (res.status !== 'ok') throw refused(res);
   countAppend(EVENT.threadCreated, p.tenantId);
   return { thread, seq: res.values[0] as Seq };
@@ -65,13 +68,15 @@ export async function changeMembership(
 ): Promise<Seq | null> {
   const type = op === 'add' ? EVENT.participantAdded : EVENT.participantRemoved;
   const data = op === 'add' ? { threadId, userId, addedBy: p.userId } : { threadId, userId, removedBy: p.userId };
-  const fields = encodeEvent({ type, data, threadId, users: [userId], actor: p.userId, traceId });
-  const res = await runScript(
-    r, 'change-membership',
-    [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId),
-      keys.userThreads(p.tenantId, userId)],
-    [op, p.userId, userId, p.admin ? '1' : '0', threadId, fields.length, ...fields, config.ingest.maxParticipants],
-  );
+  const res = await inAppendSpan(type, p.tenantId, () => {
+    const fields = encodeEvent({ type, data, threadId, users: [userId], actor: p.userId, traceId });
+    return runScript(
+      r, 'change-membership',
+      [keys.events(p.tenantId), keys.thread(p.tenantId, threadId), keys.threadMembers(p.tenantId, threadId),
+        keys.userThreads(p.tenantId, userId)],
+      [op, p.userId, userId, p.admin ? '1' : '0', threadId, fields.length, ...fields, config.ingest.maxParticipants],
+    );
+  });
   if (res.status === 'unchanged') return null;
   if (res.status !== 'ok') throw refused(res);
   countAppend(type, p.tenantId);

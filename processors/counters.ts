@@ -17,6 +17,7 @@ import { COUNTERS_TABLES, applyCounters, publishInboxUpdates, readNotifications 
 import { lockTenantShared, lockThreads } from './read-model-sql.js';
 import { MEMBERSHIP_EVENTS, MESSAGE_EVENTS, foldFacts } from './read-model-facts.js';
 import { startReconciler, type Reconciler } from './reconcile.js';
+import { outsideTraces } from '../core/tracing/index.js';
 
 const HANDLED: ReadonlySet<string> = new Set([...MESSAGE_EVENTS, ...MEMBERSHIP_EVENTS, EVENT.readReceiptUpdated]);
 
@@ -55,7 +56,8 @@ export function countersProcessor(opts: { reconcile?: boolean } = {}): Processor
 /** The periodic counter reconciliation of a process, started by the first batch of its counters or projector group. */
 export function startBackgroundReconciler(sql: Sql, redis: RedisClient, log: Logger, options: Config['readModels']): Reconciler {
   const { reconcileIntervalMs, reconcileThreshold } = options;
-  return startReconciler({ sql, redis, log, intervalMs: reconcileIntervalMs, threshold: reconcileThreshold });
+  // Started from inside the first batch's span: its rounds must not belong to that trace.
+  return outsideTraces(() => startReconciler({ sql, redis, log, intervalMs: reconcileIntervalMs, threshold: reconcileThreshold }));
 }
 
 export const counters = countersProcessor({ reconcile: true });

@@ -17,6 +17,7 @@ import { readCacheHitRatioFrom, readLockWaitsFrom, setNodeLabel } from '../core/
 import { tenantLabels } from '../core/tenant-label.js';
 import { logSampler } from '../core/log-sample.js';
 import { metricsGuard } from '../core/metrics-access.js';
+import { startTracing } from '../core/tracing/sdk.js';
 
 const USAGE = 'usage: node dist/processors/main.js <group>[:N][,<group>[:N]...] [--consumers N]';
 
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // Before the first batch, so that every batch span is exported (a no-op without an OTLP endpoint).
+  const tracing = await startTracing(config.tracing, `chorus-processor-${definitions.map((d) => d.definition.name).join('+')}`, log);
   const sql = createSql(config, { max: Math.max(4, consumers * 2), app: `processor:${group}`.slice(0, 63) });
   readLockWaitsFrom(() => lockWaitingSessions(sql));
   readCacheHitRatioFrom(() => cacheHitRatio(sql));
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
       await running.stop();
       await sql.end({ timeout: 5 });
       (await metricsServer)?.close();
+      await tracing?.shutdown();
       log.info('stopped');
       process.exit(0);
     } catch (err) {

@@ -8,6 +8,7 @@
 // (at-least-once: a redelivered batch appends absolute values again, which clients converge on).
 import { withTenant } from '../core/db.js';
 import { timed } from '../core/metrics.js';
+import { inDbSpan } from '../core/tracing/db-span.js';
 import type { ProcessorDefinition } from './definition.js';
 import { threadsOf } from './counters-reducer.js';
 import { COUNTERS_TABLES, applyCounters, publishInboxUpdates, readNotifications } from './counters-store.js';
@@ -32,7 +33,7 @@ export function projectorProcessor(opts: { reconcile?: boolean } = {}): Processo
       // Both folds validate the whole batch before the transaction starts: a poison entry costs no round trip.
       const ops = reducePersist(events);
       const facts = foldFacts(events);
-      const notes = await timed('projector_batch', () => withTenant(sql, tenantId, async (tx) => {
+      const notes = await timed('projector_batch', () => inDbSpan('projector_batch', tenantId, () => withTenant(sql, tenantId, async (tx) => {
         // Locks first, in the one global order, so no statement below waits while holding row locks.
         // Each stage timed by name (chorus_db_query_duration_seconds): the lock stage shows lock waits.
         await timed('projector_locks', () => lockReadModels(tx, tenantId, { counters: threadsOf(facts), inbox: inboxThreadsOf(facts) }));
@@ -41,7 +42,7 @@ export function projectorProcessor(opts: { reconcile?: boolean } = {}): Processo
         await timed('projector_inbox', () => applyInbox(tx, INBOX_TABLES, tenantId, facts));
         await applyReceipts(tx, tenantId, facts);
         return timed('projector_notifications_read', () => readNotifications(tx, COUNTERS_TABLES, tenantId, notify));
-      }));
+      })));
       await publishInboxUpdates(redis, tenantId, notes);
     },
   };

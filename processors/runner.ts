@@ -17,6 +17,7 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { ProcessorDefinition } from './definition.js';
 import type { TenantDirectory } from './tenants.js';
 import { TenantSweep } from './tenant-sweep.js';
+import { inBatchSpan } from './batch-span.js';
 
 /**
  * SQLSTATE class 22, "data exception": Postgres refused a value of the entry itself, e.g. 22P02
@@ -406,7 +407,8 @@ export class Runner {
     const end = metrics.processorBatchDuration.startTimer({ queue: this.def.name });
     try {
       const { sql, redis } = this.opts;
-      await this.def.handle({ tenantId, events, sql, redis, config: this.opts.config, log: this.log.child({ tenant_id: tenantId }) });
+      await inBatchSpan(this.def.name, tenantId, events,
+        () => this.def.handle({ tenantId, events, sql, redis, config: this.opts.config, log: this.log.child({ tenant_id: tenantId }) }));
       return undefined;
     } catch (err) {
       return err ?? new Error('handler threw a nullish value');

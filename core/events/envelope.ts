@@ -2,10 +2,13 @@
 // they are stored per entry:
 //   t  event type          v  the type's schema version   d  JSON payload (without seq/createdAt,
 //   th thread id (routing to thread participants)            which come from the entry id)
-//   u  comma-separated user ids (routing to users)   a  actor user id   tr  trace id
+//   u  comma-separated user ids (routing to users)   a  actor user id
+//   tr the write's W3C `traceparent` while tracing is on (the active span's context: the append
+//      span of a request, the batch span of a processor), else a bare trace id (and in older entries)
 // The gateway fans entries out without parsing `d`; processors decode it once (catalog.ts).
 import type { Seq } from '../seq.js';
 import { seqMillis } from '../seq.js';
+import { activeTraceparent } from '../tracing/index.js';
 
 /** One entry of a stream, payload still JSON. */
 export interface StreamEvent {
@@ -17,7 +20,10 @@ export interface StreamEvent {
   threadId?: string;
   users?: string[];
   actor?: string;
+  /** The trace id of the write (from `tr`, whichever of its two forms). */
   traceId?: string;
+  /** The W3C context of the write, when `tr` holds one: processors and fanout continue its trace. */
+  traceparent?: string;
 }
 
 /** The routing fields an event is appended with. */
@@ -34,7 +40,8 @@ export function entryFields(type: string, version: number, dataJson: string, r: 
   if (r.threadId) f.push('th', r.threadId);
   if (r.users && r.users.length) f.push('u', r.users.join(','));
   if (r.actor) f.push('a', r.actor);
-  if (r.traceId) f.push('tr', r.traceId);
+  const tr = activeTraceparent() ?? r.traceId;
+  if (tr) f.push('tr', tr);
   return f;
 }
 
@@ -51,7 +58,13 @@ export function decodeEntry(id: string, fields: string[]): StreamEvent {
       case 'th': e.threadId = val; break;
       case 'u': e.users = val.split(','); break;
       case 'a': e.actor = val; break;
-      case 'tr': e.traceId = val; break;
+      case 'tr':
+        // `00-<trace id>-<span id>-<flags>`, or a bare trace id (tracing off, older entries).
+        if (val.length === 55 && val[2] === '-') {
+          e.traceparent = val;
+          e.traceId = val.slice(3, 35);
+        } else e.traceId = val;
+        break;
     }
   }
   return e;

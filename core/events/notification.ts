@@ -69,6 +69,11 @@ interface JobBase {
   attempt: number;
   /** When the work was first enqueued (ms): dispatch lag is measured from here. */
   enqueuedAt: number;
+  /**
+   * The W3C traceparent of the span that made the job (tracing on only): the provider call's span
+   * continues it, across retries. Absent in digests and in jobs made with tracing off.
+   */
+  trace?: string;
 }
 
 /** One message for one recipient, delivered now (mentions, direct threads; and every in-app one). */

@@ -13,6 +13,8 @@ import { AuthFailure, bearer, recordAuthFailure } from '../../core/auth.js';
 import type { Logger } from '../../core/logger.js';
 import { countHttp } from '../../core/metrics.js';
 import { framingError } from './framing.js';
+import { tracingOn, withContext } from '../../core/tracing/index.js';
+import { endRequestSpan, startRequestSpan, type RequestSpan } from './request-span.js';
 
 export interface Request {
   method: string;
@@ -25,6 +27,8 @@ export interface Request {
   /** Raw body bytes (routes with `body: 'raw'`). */
   rawBody?: Buffer;
   traceId: string;
+  /** The request's span while tracing is on (request-span.ts); its context is active in the handler. */
+  span?: RequestSpan;
   /** The peer's address as uWS reports it (no proxy header is trusted). */
   remoteAddress: string;
   principal?: Principal;
@@ -81,11 +85,11 @@ function writeSecurityHeaders(res: UwsResponse, own: Record<string, string> = {}
   for (const [k, v] of SECURITY_HEADERS) if (!(k in own)) res.writeHeader(k, v);
 }
 
-function traceIdFrom(traceparent: string, requestId: string): string {
+function traceIdFrom(traceparent: string, requestId: string, span: RequestSpan | undefined): string {
   const m = /^[\da-f]{2}-([\da-f]{32})-/.exec(traceparent);
   if (m?.[1]) return m[1];
   if (/^[\w-]{8,64}$/.test(requestId)) return requestId;
-  return crypto.randomBytes(16).toString('hex');
+  return span?.span.spanContext().traceId ?? crypto.randomBytes(16).toString('hex');
 }
 
 export class Router {
@@ -119,6 +123,8 @@ export class Router {
       res.onAborted(() => { state.aborted = true; });
       const params: string[] = [];
       for (let i = 0; i < paramCount; i++) params.push(safeDecode(ureq.getParameter(i) ?? ''));
+      const traceparent = ureq.getHeader('traceparent');
+      const span = tracingOn() ? startRequestSpan(httpMethod, pattern, o.name, traceparent, ureq.getHeader('tracestate')) : undefined;
       const req: Request = {
         method: httpMethod,
         path: ureq.getUrl(),
@@ -131,7 +137,8 @@ export class Router {
           signature: ureq.getHeader('x-chorus-signature') || undefined,
         },
         body: undefined,
-        traceId: traceIdFrom(ureq.getHeader('traceparent'), ureq.getHeader('x-request-id')),
+        traceId: traceIdFrom(traceparent, ureq.getHeader('x-request-id'), span),
+        span,
         remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
       };
       const framing = { length: ureq.getHeader('content-length'), chunked: ureq.getHeader('transfer-encoding') !== '' };
@@ -240,7 +247,7 @@ export class Router {
       }, this.deps.timeoutMs);
     });
     try {
-      return await Promise.race([handler(req), deadline]);
+      return await withContext(req.span?.ctx, () => Promise.race([handler(req), deadline]));
     } finally {
       clearTimeout(timer);
     }
@@ -264,6 +271,8 @@ export class Router {
   ): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     countHttp(o.name, req.method, r.status, seconds, req.principal?.tenantId);
+    endRequestSpan(req.span, r.status, req.principal?.tenantId, req.principal?.userId);
+    req.span = undefined;
     if (state.aborted || state.done) return;
     state.done = true;
     res.cork(() => {

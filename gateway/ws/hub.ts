@@ -17,6 +17,8 @@ import { CLOSE_SLOW_CONSUMER, type Connection } from './connection.js';
 import { applyEvent, membershipBefore } from './visibility.js';
 import { RecentEvents } from './recent-events.js';
 import { errorFrame } from './error-frame.js';
+import { SpanKind, startSpan } from '../../core/tracing/index.js';
+import { rememberFanout } from './ack-span.js';
 
 interface TenantState {
   /** Last position read by the tail; null until the first connection's snapshot sets it. */
@@ -294,6 +296,12 @@ export class Hub {
       if (e.threadId) for (const c of t.byThread.get(e.threadId) ?? []) recipients.add(c);
       for (const u of e.users ?? []) for (const c of t.byUser.get(u) ?? []) recipients.add(c);
       if (!recipients.size) continue;
+      // Tracing on and the entry written under a trace: the fanout continues it (one test otherwise).
+      const fanout = e.traceparent ? startSpan(`fanout ${e.type}`, {
+        kind: SpanKind.CONSUMER, parent: e.traceparent,
+        attributes: { 'chorus.tenant_id': tenantId, 'chorus.seq': e.seq, 'chorus.recipients': recipients.size },
+      }) : undefined;
+      if (fanout) rememberFanout(tenantId, e.seq, fanout.ctx);
       let frameOf: (userId: string) => string;
       if (hasPerUser(e)) {
         const personal = personalizer(e);
@@ -307,6 +315,7 @@ export class Hub {
         this.deliver(t, c, e, frameOf);
         touched.add(c);
       }
+      fanout?.span.end();
     }
     for (const c of touched) c.flush();
   }

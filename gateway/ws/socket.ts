@@ -22,6 +22,7 @@ import { parseClientFrame, type ClientFrame } from './client-frames.js';
 import type { Typing } from './typing.js';
 import type { PresenceService } from '../presence/service.js';
 import { take } from '../../core/rate-limit.js';
+import { recordAck } from './ack-span.js';
 
 const BAD_FRAME_WINDOW_MS = 10_000;
 const BAD_FRAME_LIMIT = 10;
@@ -103,6 +104,7 @@ export function registerWs(d: WsDeps): void {
         return;
       case 'ack':
         metrics.ackLatency.observe(Math.max(0, Date.now() - seqMillis(f.seq)) / 1000);
+        recordAck(conn.tenantId, conn.userId, f.seq);
         return;
       case 'typing': {
         if (!conn.threads.has(f.threadId)) return refuse(conn, 'not_participant', 'not a participant of this thread');

@@ -8,6 +8,7 @@ import { AppError } from '../../core/errors.js';
 import { Id, StoredText } from '../../core/fields.js';
 import { invalidRequest } from '../../core/validate.js';
 import { metrics, timed } from '../../core/metrics.js';
+import { inDbSpan } from '../../core/tracing/db-span.js';
 import type { ProviderChannel } from './channels.js';
 
 export function sign(secret: string, body: Buffer | string): string {
@@ -60,7 +61,7 @@ export async function applyCallbacks(sql: Sql, channel: ProviderChannel, events:
   for (const [tenantId, list] of byTenant) {
     for (const e of list) {
       const failed = e.status === 'bounced' || e.status === 'failed';
-      const res = await timed('notify_callback', () => withTenant(sql, tenantId, (tx) => tx`
+      const res = await timed('notify_callback', () => inDbSpan('notify_callback', tenantId, () => withTenant(sql, tenantId, (tx) => tx`
         update notification_deliveries set
           status = ${e.status},
           reason = case when ${failed} then ${`provider_${e.status}`} else reason end,
@@ -70,7 +71,7 @@ export async function applyCallbacks(sql: Sql, channel: ProviderChannel, events:
         where tenant_id = ${tenantId} and channel = ${channel}
           and (notification_id = ${e.notificationId} or digest_id = ${e.notificationId})
           and notify_status_rank(${e.status}) >= notify_status_rank(status)
-          and status not in ('suppressed', 'cancelled')`));
+          and status not in ('suppressed', 'cancelled')`)));
       moved += res.count;
       metrics.notifyCallbacks.inc({ channel, outcome: res.count ? 'applied' : 'unknown_or_stale' });
     }

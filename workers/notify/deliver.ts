@@ -13,6 +13,7 @@ import { backoffDelay } from '../../core/backoff.js';
 import { EVENT, type DigestItem, type Job, type StreamEvent } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { tenantLabels } from '../../core/tenant-label.js';
+import { SpanKind, activeTraceparent, inSpan } from '../../core/tracing/index.js';
 import { deadLetter } from '../../core/stream-commands.js';
 import { Breaker } from './breaker.js';
 import { INTERRUPTIVE, groupOf, queueOf, type Channel } from './channels.js';
@@ -238,7 +239,13 @@ export class ChannelDelivery {
     const end = metrics.notifySendDuration.startTimer({ channel: this.channel });
     const attempt = job.attempt + 1;
     try {
-      const { providerId } = await provider.send({ tenantId, idempotencyKey, to, subject: content.subject, text: content.text, notificationId: deliveryKey(job), data });
+      const { providerId } = await inSpan(`send ${this.channel}`, {
+        kind: SpanKind.CLIENT, parent: job.trace,
+        attributes: { 'chorus.provider': provider.name, 'chorus.notification_id': deliveryKey(job), 'chorus.attempt': attempt, 'chorus.tenant_id': tenantId },
+      }, () => provider.send({
+        tenantId, idempotencyKey, to, subject: content.subject, text: content.text, notificationId: deliveryKey(job), data,
+        traceparent: activeTraceparent(),
+      }));
       end({ outcome: 'ok' });
       await recordOutcome(redis, tenantId, job, { kind: 'sent', providerId, at: Date.now() });
       await breaker.success();

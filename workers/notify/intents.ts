@@ -9,6 +9,8 @@ import type { NotifyContext } from './context.js';
 import { EVENT, type MessageJob } from '../../core/events/index.js';
 import { metrics } from '../../core/metrics.js';
 import { tenantLabels } from '../../core/tenant-label.js';
+import { continueTrace } from '../../core/tracing/index.js';
+import { inDbSpan } from '../../core/tracing/db-span.js';
 import { CHANNELS, INTERRUPTIVE, type Channel } from './channels.js';
 import { decideChannel, decideMessage, isUrgent, type Decision, type SkipReason } from './decide.js';
 import { deliverInApp } from './in-app.js';
@@ -27,6 +29,8 @@ interface MessageFacts {
   seq: string;
   /** From message.updated: only newly relevant mentions are considered. */
   edit: boolean;
+  /** The entry's W3C context (tracing on): its jobs continue that trace. */
+  traceparent?: string;
 }
 
 export type IntentContext = NotifyContext;
@@ -42,10 +46,10 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
         break;
       // message.created takes its seq from the entry id; message.updated carries the message's own.
       case EVENT.messageCreated:
-        messages.push({ ...e.payload, seq: e.seq, edit: false });
+        messages.push({ ...e.payload, seq: e.seq, edit: false, traceparent: e.traceparent });
         break;
       case EVENT.messageUpdated:
-        messages.push({ ...e.payload, edit: true });
+        messages.push({ ...e.payload, edit: true, traceparent: e.traceparent });
         break;
     }
   }
@@ -111,6 +115,7 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
       jobs.set(deliveryKeyOf({ message_id: m.id, user_id: userId, channel }), {
         kind: 'message', channel, userId, attempt: 0, enqueuedAt: now.getTime(), notificationId, messageId: m.id,
         threadId: m.threadId, seq: m.seq, senderId: m.senderId, preview: previewOf(m.body), urgent, mention, direct, title,
+        ...traceOf(m),
       });
     }
     if (inAppRow && Object.keys(skipped).length) inAppRow.skipped = skipped;
@@ -118,7 +123,7 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
 
   // The rows as they stand after the upsert decide what is (still) to enqueue, so a batch that
   // failed between the upsert and the enqueue enqueues on redelivery; the markers stop doubles.
-  const current = await upsertIntents(sql, tenantId, rows);
+  const current = await inDbSpan('notify_intents_upsert', tenantId, () => upsertIntents(sql, tenantId, rows));
   // In-app is delivered here, with the facts and preferences just read: the in-app channel queue was
   // one more append, read, decode, re-check and ack per recipient for the same decision. Every row
   // of the batch that stands as sent is published: the script's markers drop what was published
@@ -140,6 +145,12 @@ export async function handleIntents(ctx: IntentContext): Promise<void> {
       }
     }),
   ]);
+}
+
+/** The job's trace: the batch span when it is in the message's trace, else the message's own context. */
+function traceOf(m: MessageFacts): { trace?: string } {
+  const trace = continueTrace(m.traceparent);
+  return trace ? { trace } : {};
 }
 
 /** Publishes the in-app notifications of a batch (their rows were written as sent). */

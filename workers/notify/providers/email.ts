@@ -40,6 +40,7 @@ export function createEmailProvider(c: Config['notify']): Provider {
           headers: {
             'X-Chorus-Tenant': m.tenantId,
             'X-Chorus-Notification': m.notificationId,
+            ...(m.traceparent ? { traceparent: m.traceparent } : {}),
             ...Object.fromEntries(Object.entries(m.data).map(([k, v]) => [`X-Chorus-${k}`, v])),
           },
         });

@@ -12,6 +12,8 @@ export interface OutboundMessage {
   /** Correlation for provider callbacks (tenantId + notificationId come back in them). */
   notificationId: string;
   data: Record<string, string>;
+  /** The W3C context of the send span (tracing on): passed on as a `traceparent` header, so a provider that echoes it on its callback continues the trace. */
+  traceparent?: string;
 }
 
 export interface Provider {

@@ -24,7 +24,10 @@ export function createPushProvider(c: Config['notify']): Provider {
       return new Promise((resolve, reject) => {
         const req = request({
           ...target, method: 'POST', agent, timeout: c.sendTimeoutMs,
-          headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'idempotency-key': m.idempotencyKey },
+          headers: {
+            'content-type': 'application/json', 'content-length': String(body.length), 'idempotency-key': m.idempotencyKey,
+            ...(m.traceparent ? { traceparent: m.traceparent } : {}),
+          },
         }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (b: Buffer) => chunks.push(b));
