@@ -1,0 +1,103 @@
+// The REST calls of the contract (docs/protocol.md §4), typed. Writes that are safe to repeat are
+// marked idempotent so that http.ts retries them after network errors and 5xx: messages always
+// carry a `clientMessageId` (one is made when the caller gives none), read marks are absolute.
+
+import type { HttpClient } from './http.js';
+import type { InboxPage, Message, PresenceState, SyncSnapshot, Thread } from './types.js';
+
+export interface PageQuery { limit?: number; cursor?: string | null }
+export interface SendInput { threadId: string; body: string; clientMessageId?: string; mentions?: string[]; attachmentIds?: string[] }
+export interface AttachmentCreated {
+  attachment: { id: string; status: string };
+  upload: { url: string; method: 'PUT'; headers: Record<string, string>; expiresAt: string } | null;
+}
+
+const enc = encodeURIComponent;
+
+function query(q: Record<string, string | number | null | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** A fresh id for `clientMessageId` (crypto.randomUUID exists in browsers and Node 19+). */
+export function newClientMessageId(): string {
+  return `c-${globalThis.crypto.randomUUID()}`;
+}
+
+export class RestApi {
+  constructor(private readonly http: HttpClient) {}
+
+  // Threads
+  async createThread(participantIds: string[], title?: string): Promise<Thread> {
+    return (await this.http.call<{ thread: Thread }>('POST', '/api/threads', { body: { participantIds, ...(title !== undefined ? { title } : {}) } })).thread;
+  }
+  async thread(threadId: string): Promise<Thread> {
+    return (await this.http.call<{ thread: Thread }>('GET', `/api/threads/${enc(threadId)}`)).thread;
+  }
+  async addParticipant(threadId: string, userId: string): Promise<void> {
+    await this.http.call('POST', `/api/threads/${enc(threadId)}/participants`, { body: { userId }, idempotent: true });
+  }
+  async removeParticipant(threadId: string, userId: string): Promise<void> {
+    await this.http.call('DELETE', `/api/threads/${enc(threadId)}/participants/${enc(userId)}`);
+  }
+
+  // Messages
+  /** Sends a message; retried with the same `clientMessageId` until accepted, so never duplicated. */
+  async sendMessage(input: SendInput): Promise<Message> {
+    const body = { ...input, clientMessageId: input.clientMessageId ?? newClientMessageId() };
+    return (await this.http.call<{ message: Message }>('POST', '/api/messages', { body, idempotent: true })).message;
+  }
+  async editMessage(messageId: string, body: string): Promise<Message> {
+    return (await this.http.call<{ message: Message }>('PATCH', `/api/messages/${enc(messageId)}`, { body: { body }, idempotent: true })).message;
+  }
+  async deleteMessage(messageId: string): Promise<void> {
+    await this.http.call('DELETE', `/api/messages/${enc(messageId)}`);
+  }
+  timeline(threadId: string, q: PageQuery = {}): Promise<{ messages: Message[]; nextCursor: string | null }> {
+    return this.http.call('GET', `/api/threads/${enc(threadId)}/messages${query({ ...q })}`);
+  }
+
+  // Read state, inbox, sync, presence
+  async markRead(threadId: string, lastReadMessageId: string): Promise<void> {
+    await this.http.call('POST', `/api/threads/${enc(threadId)}/read`, { body: { lastReadMessageId }, idempotent: true });
+  }
+  inbox(q: PageQuery = {}): Promise<InboxPage> {
+    return this.http.call('GET', `/api/inbox${query({ ...q })}`);
+  }
+  sync(): Promise<SyncSnapshot> {
+    return this.http.call('GET', '/api/sync');
+  }
+  async presence(userIds: string[]): Promise<PresenceState[]> {
+    return (await this.http.call<{ users: PresenceState[] }>('GET', `/api/presence${query({ userIds: userIds.join(',') })}`)).users;
+  }
+
+  // Notifications
+  notifications(q: PageQuery = {}): Promise<{ notifications: Record<string, unknown>[]; nextCursor: string | null }> {
+    return this.http.call('GET', `/api/notifications${query({ ...q })}`);
+  }
+  async markNotificationRead(id: string): Promise<void> {
+    await this.http.call('POST', `/api/notifications/${enc(id)}/read`, { idempotent: true });
+  }
+  notificationPreferences(): Promise<Record<string, unknown>> {
+    return this.http.call('GET', '/api/notification-preferences');
+  }
+  setNotificationPreferences(prefs: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.http.call('PUT', '/api/notification-preferences', { body: prefs });
+  }
+  explainNotification(messageId: string): Promise<Record<string, unknown>> {
+    return this.http.call('GET', `/api/notifications/explain${query({ messageId })}`);
+  }
+
+  // Attachments: create, PUT the bytes to `upload.url` (when not null), then complete.
+  createAttachment(input: { filename: string; contentType: string; size: number; sha256?: string }): Promise<AttachmentCreated> {
+    return this.http.call('POST', '/api/attachments', { body: input });
+  }
+  completeAttachment(id: string): Promise<{ attachment: { id: string; status: string } }> {
+    return this.http.call('POST', `/api/attachments/${enc(id)}/complete`, { idempotent: true });
+  }
+  attachment(id: string): Promise<{ attachment: Record<string, unknown> }> {
+    return this.http.call('GET', `/api/attachments/${enc(id)}`);
+  }
+}
