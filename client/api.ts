@@ -2,7 +2,7 @@
 // marked idempotent so that http.ts retries them after network errors and 5xx: messages always
 // carry a `clientMessageId` (one is made when the caller gives none), read marks are absolute.
 
-import type { HttpClient } from './http.js';
+import { ChorusApiError, putBytes, type HttpClient, type UploadBody } from './http.js';
 import type { InboxPage, Message, PresenceState, SyncSnapshot, Thread } from './types.js';
 
 export interface PageQuery { limit?: number; cursor?: string | null }
@@ -99,5 +99,28 @@ export class RestApi {
   }
   attachment(id: string): Promise<{ attachment: Record<string, unknown> }> {
     return this.http.call('GET', `/api/attachments/${enc(id)}`);
+  }
+
+  /**
+   * The three steps at once: create (with the bytes' SHA-256, which the server checks), PUT the
+   * bytes to the signed URL, complete. Resolves with the id once the upload is `uploaded`; the
+   * scan follows (`attachment.ready` / `attachment.rejected` on the websocket).
+   */
+  async uploadAttachment(input: { filename: string; contentType: string; bytes: UploadBody }): Promise<{ id: string; status: string }> {
+    const buf = input.bytes instanceof Blob ? await input.bytes.arrayBuffer() : input.bytes;
+    const size = buf.byteLength;
+    const digest = await globalThis.crypto.subtle.digest('SHA-256', buf instanceof Uint8Array ? new Uint8Array(buf) : buf);
+    const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const created = await this.createAttachment({ filename: input.filename, contentType: input.contentType, size, sha256 });
+    if (!created.upload) return created.attachment;
+    await putBytes(this.http.fetchImpl, created.upload.url, created.upload.headers, input.bytes);
+    try {
+      return (await this.completeAttachment(created.attachment.id)).attachment;
+    } catch (err) {
+      // A retried complete whose first try landed: the attachment has already moved on.
+      const status = err instanceof ChorusApiError && err.status === 409 ? (err.details as { status?: unknown } | undefined)?.status : undefined;
+      if (typeof status === 'string' && status !== 'pending_upload') return { id: created.attachment.id, status };
+      throw err;
+    }
   }
 }

@@ -43,6 +43,9 @@ export class HttpClient {
     this.fetch = f.bind(globalThis);
   }
 
+  /** The `fetch` in use (uploads to signed URLs go through it too). */
+  get fetchImpl(): typeof fetch { return this.fetch; }
+
   async call<T>(method: string, path: string, c: CallOptions = {}): Promise<T> {
     const idempotent = c.idempotent ?? ['GET', 'PUT', 'DELETE'].includes(method);
     const maxRetries = this.o.maxRetries ?? 5;
@@ -85,6 +88,36 @@ export class HttpClient {
       if (wait === false) throw err;
       await sleep(wait, c.signal);
     }
+  }
+}
+
+/** Bytes for an upload: what `fetch` takes as a body in browsers and Node alike. */
+export type UploadBody = Blob | ArrayBuffer | Uint8Array;
+
+export interface PutOptions { maxRetries?: number; backoff?: BackoffOptions; signal?: AbortSignal }
+
+/**
+ * PUTs bytes to a signed URL (no token: the URL is the authority), retrying network errors, 5xx
+ * and 429 (a PUT of the same bytes is idempotent).
+ */
+export async function putBytes(f: typeof fetch, url: string, headers: Record<string, string>, body: UploadBody, o: PutOptions = {}): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const last = attempt >= (o.maxRetries ?? 5);
+    let res: Response;
+    try {
+      res = await f(url, { method: 'PUT', headers, body: body as BodyInit, signal: o.signal });
+    } catch (err) {
+      if (last) throw err;
+      await sleep(backoffDelay(attempt, o.backoff), o.signal);
+      continue;
+    }
+    if (res.ok) {
+      await res.arrayBuffer();
+      return;
+    }
+    const err = await toError(res);
+    if (last || !(res.status === 429 || res.status >= 500)) throw err;
+    await sleep(retryAfterMs(res.headers.get('retry-after')) ?? backoffDelay(attempt, o.backoff), o.signal);
   }
 }
 

@@ -2,7 +2,7 @@
 // nothing from the server folders and uses no Node-only API: pass a WebSocket class in Node.
 export { ChorusClient, type ChorusClientOptions, type ClientEvents, type CloseInfo } from './client.js';
 export { RestApi, newClientMessageId, type AttachmentCreated, type PageQuery, type SendInput } from './api.js';
-export { ChorusApiError, HttpClient, type CallOptions, type HttpOptions } from './http.js';
+export { ChorusApiError, HttpClient, putBytes, type CallOptions, type HttpOptions, type PutOptions, type UploadBody } from './http.js';
 export { TokenSource, type TokenProvider } from './token.js';
 export { memoryStorage, localStorageStorage, type KeyValueStorage } from './storage.js';
 export { backoffDelay, retryAfterMs, BACKOFF_DEFAULTS, type BackoffOptions } from './backoff.js';

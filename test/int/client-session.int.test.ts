@@ -101,6 +101,21 @@ describe('SDK session', () => {
     await assert.rejects(api.sendMessage({ threadId: th.id, body: '' }), (e: unknown) => e instanceof ChorusApiError && e.status === 400);
   });
 
+  test('attachments: create, PUT to the signed URL, complete in one call', async (t) => {
+    const tn = stack.tenant();
+    const alice = await tn.user('alice');
+    // Signed URLs name the configured PORT; this file's gateway listens elsewhere, as behind a proxy.
+    const proxied: typeof fetch = (input, init) => fetch(String(input).replace(`:${config.port}/`, `:${stack.gw.port}/`), init);
+    const h = sdkFor(stack.gw, alice, { fetch: proxied });
+    t.after(() => h.stop());
+    const bytes = new TextEncoder().encode('hello from the SDK\n');
+    const up = await h.client.api.uploadAttachment({ filename: 'note.txt', contentType: 'text/plain', bytes });
+    assert.equal(up.status, 'uploaded');
+    const got = await h.client.api.attachment(up.id);
+    assert.equal(got.attachment['size'], bytes.byteLength);
+    assert.match(String(got.attachment['sha256']), /^[0-9a-f]{64}$/);
+  });
+
   test('typing is throttled and reaches the other participant; presence subscriptions survive a reconnect', async (t) => {
     const tn = stack.tenant();
     const [alice, bob] = await Promise.all([tn.user('alice'), tn.user('bob')]);
