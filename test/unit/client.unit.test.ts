@@ -92,10 +92,10 @@ class FakeSocket implements WebSocketLike {
   constructor(readonly url: string) { FakeSocket.all.push(this); }
   send(data: string) { this.sent.push(JSON.parse(data)); }
   close(code = 1000) { this.serverClose(code); }
-  hello() {
+  hello(heartbeatIntervalMs = 25_000) {
     this.readyState = 1;
     this.onopen?.({});
-    this.frame({ type: 'hello', ts: 0, data: { connectionId: 'c', userId: 'u', tenantId: 't', headSeq: '1-0', heartbeatIntervalMs: 25_000, resumed: true, replayed: 0 } });
+    this.frame({ type: 'hello', ts: 0, data: { connectionId: 'c', userId: 'u', tenantId: 't', headSeq: '1-0', heartbeatIntervalMs, resumed: true, replayed: 0 } });
   }
   frame(f: unknown) { this.onmessage?.({ data: JSON.stringify(f) }); }
   serverClose(code: number) {
@@ -123,7 +123,7 @@ function fakeClient(tokens: string[] = ['tok']) {
   };
   const client = new ChorusClient({
     baseUrl: 'http://chorus.test', token: () => tokens[Math.min(calls++, tokens.length - 1)]!,
-    WebSocket: FakeSocket as unknown as WebSocketConstructor, fetch: fetchFake, backoff: { baseMs: 1000, capMs: 1000 },
+    WebSocket: FakeSocket as unknown as WebSocketConstructor, fetch: fetchFake, backoff: { baseMs: 1000, capMs: 1000 }, ackIntervalMs: 20,
   });
   return { client, syncs, calls: () => calls };
 }
@@ -140,10 +140,14 @@ describe('client: close codes and control frames (fake socket)', () => {
     s1.frame({ type: 'message.created', seq: '60-0', ts: 0, data: { id: 'm1', threadId: 'th' } });
     s1.frame({ type: 'message.created', seq: '60-0', ts: 0, data: { id: 'm1', threadId: 'th' } });
     assert.deepEqual(seen, ['60-0'], 'a duplicate seq is not emitted');
+    s1.frame({ type: 'message.created', seq: '61-0', ts: 0, data: { id: 'm2', threadId: 'th' } });
+    await waitUntil('an ack', () => s1.sent.some((f) => f.type === 'ack'));
+    assert.deepEqual(s1.sent.filter((f) => f.type === 'ack').map((f) => f.data.seq), ['61-0'], 'one ack for both events: the last seq');
+    assert.deepEqual(s1.sent[0], { type: 'presence.heartbeat', data: { status: 'online' } }, 'a heartbeat as soon as the hello arrives');
     s1.serverClose(4008);
     await waitUntil('an immediate reconnect', () => FakeSocket.all.length === 2);
     const s2 = FakeSocket.all[1]!;
-    assert.match(s2.url, /lastSeq=60-0/);
+    assert.match(s2.url, /lastSeq=61-0/);
     assert.match(s2.url, /token=t1/);
     s2.hello();
     s2.serverClose(4401);
@@ -152,6 +156,21 @@ describe('client: close codes and control frames (fake socket)', () => {
     assert.match(FakeSocket.all[2]!.url, /token=t2/);
     assert.equal(calls(), 2);
     client.stop();
+  });
+
+  test('heartbeats at the interval hello announces, with the chosen status; none after the close', async () => {
+    const { client } = fakeClient();
+    await client.start();
+    await waitUntil('socket', () => FakeSocket.all.length === 1);
+    const s = FakeSocket.all[0]!;
+    s.hello(30);
+    client.setStatus('dnd');
+    await waitUntil('three heartbeats', () => s.sent.filter((f) => f.type === 'presence.heartbeat').length >= 4);
+    assert.deepEqual(s.sent.filter((f) => f.type === 'presence.heartbeat').slice(1).map((f) => f.data.status).slice(0, 3), ['dnd', 'dnd', 'dnd']);
+    client.stop();
+    const n = s.sent.length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.sent.length, n);
   });
 
   test('1009: the frame that was too big is not sent again after the reconnect', async () => {
