@@ -41,7 +41,7 @@ async function people(tn: ReturnType<typeof stack.tenant>): Promise<{ alice: Use
 }
 
 describe('SDK resume', () => {
-  test('random disconnects during traffic: every acknowledged message once, in order; the offline queue duplicates nothing', async (t) => {
+  test('random disconnects (client drops and server 4008) during traffic: every acknowledged message once, in order; the offline queue duplicates nothing', async (t) => {
     const tn = stack.tenant();
     const { alice, others } = await people(tn);
     const th = await alice.thread(others.map((u) => u.userId));
@@ -58,6 +58,8 @@ describe('SDK resume', () => {
     };
     const h = sdkFor(stack.gw, alice, { fetch: flakyFetch });
     t.after(() => h.stop());
+    const closeCodes: number[] = [];
+    h.client.on('close', (c) => closeCodes.push(c.code));
     await h.client.start();
     await new Promise<void>((resolve) => h.client.once('open', () => resolve()));
 
@@ -66,7 +68,11 @@ describe('SDK resume', () => {
     const flapper = (async () => {
       while (flapping) {
         await sleep(30 + Math.random() * 150);
-        if (flapping) { h.client.reconnect(); drops++; }
+        if (!flapping) break;
+        drops++;
+        // Half from the client side (a network drop), half from the server (4008, slow consumer).
+        if (drops % 2) h.client.reconnect();
+        else for (const c of stack.gw.gateway.hub.allConnections()) if (c.tenantId === tn.id && !c.closed) c.close(4008, 'test: slow consumer');
       }
     })();
     let fromBob: MessageBody[];
@@ -81,6 +87,7 @@ describe('SDK resume', () => {
     }
 
     assert.ok(drops >= 5, `the connection was dropped repeatedly (${drops})`);
+    assert.ok(closeCodes.includes(4008), `server-side 4008 closes among them (${closeCodes.join(',')})`);
     assert.ok(lostAnswers > 0, 'some send answers were lost and retried');
     assert.equal(new Set(fromAlice.map((m) => m.id)).size, 30, 'each queued send is its own message');
     assert.equal(h.client.queued.length, 0);
