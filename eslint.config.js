@@ -58,6 +58,23 @@ const layerRules = LAYERS.flat().flatMap((folder) => [
   })),
 ]);
 
+/**
+ * The SDK (client/) is a separate package in spirit: it runs in browsers, so it may import nothing
+ * from the server folders and no Node built-in.
+ */
+const SERVER_FOLDERS = LAYERS.flat();
+const clientRules = {
+  files: ['client/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: SERVER_FOLDERS.map((f) => `**/${f}/**`), message: 'client/ is the browser SDK: it imports nothing from the server folders.' },
+        { group: ['node:*', 'ws', 'ioredis', 'postgres', 'uWebSockets.js'], message: 'client/ runs in browsers: no Node built-ins or server packages (inject them).' },
+      ],
+    }],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data*/**', 'benchmarks/results/**'] },
   js.configs.recommended,
@@ -70,4 +87,5 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  clientRules,
 );

@@ -111,7 +111,7 @@ const gateway = section('Gateway (HTTP and websocket)', {
   CHORUS_REPLAY_MAX_EVENTS: int(50_000, 'Most events replayed to one resuming connection; a longer gap gets `resync.required` `gap_too_old`. Also the most live events buffered for a connection while its replay is read (beyond it: close 4008).'),
   CHORUS_REPLAY_CACHE_EVENTS: int(20_000, 'Recent events a gateway keeps in memory per hosted tenant: resuming connections read their replay from this one shared copy instead of each reading Redis (a reconnect storm costs one read). `0` disables the cache.'),
   CHORUS_DRAIN_WINDOW_MS: int(5_000, 'On SIGTERM a gateway stops accepting (upgrades → 503), sends `reconnect` to every socket and closes them with 1001 spread over this window.'),
-  CHORUS_ALLOWED_ORIGINS: text('*', 'Comma-separated list of browser `Origin`s allowed to open a websocket; `*` allows any. A websocket upgrade with another `Origin` → 403 `origin_not_allowed`. (HTTP requests are not checked.)'),
+  CHORUS_ALLOWED_ORIGINS: text('*', 'Comma-separated list of browser `Origin`s allowed to open a websocket and to read HTTP API answers (CORS); `*` allows any. A websocket upgrade or CORS preflight with another `Origin` → 403 `origin_not_allowed`; other HTTP answers to it carry no `Access-Control-Allow-Origin`.'),
   CHORUS_MAX_CONN_PER_USER: int(50, 'Websocket connections one user may hold on one gateway; more → 429 `too_many_connections`.'),
   CHORUS_MAX_CONN_PER_TENANT: int(20_000, 'Websocket connections one tenant may hold on one gateway; more → 429 `too_many_connections`.'),
   CHORUS_WS_FRAMES_PER_S: int(50, 'Client frames per second per connection (token bucket, local to the connection); over it → `error` `rate_limited`, and a flood closes with 1008. `0` disables.'),

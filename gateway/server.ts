@@ -54,7 +54,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const presence = new PresenceService(config, redis, hub, log);
   let accepting = true;
 
-  const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes, timeoutMs: config.httpTimeoutMs });
+  const router = new Router({ app, auth, log, maxBodyBytes: config.ingest.maxBodyBytes, timeoutMs: config.httpTimeoutMs,
+    allowedOrigins: config.gateway.allowedOrigins });
   const ctx = { config, redis, sql, auth, log };
   systemRoutes(router, ctx);
   threadRoutes(router, ctx);

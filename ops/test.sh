@@ -17,6 +17,8 @@ fi
 
 phase "build + typecheck"
 npx tsc -p tsconfig.json || failed+=(typecheck)
+# The SDK once more as a browser sees it (DOM, no Node types): a Node-only API fails here.
+npx tsc -p client/tsconfig.json || failed+=(client-typecheck)
 # tsc never deletes outputs: drop compiled tests whose source is gone, so they do not run.
 while IFS= read -r f; do
   src="${f#dist/}"

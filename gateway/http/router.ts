@@ -15,6 +15,7 @@ import { countHttp } from '../../core/metrics.js';
 import { framingError } from './framing.js';
 import { tracingOn, withContext } from '../../core/tracing/index.js';
 import { endRequestSpan, startRequestSpan, type RequestSpan } from './request-span.js';
+import { corsHeaders, preflight, type AllowedOrigins } from './cors.js';
 
 export interface Request {
   method: string;
@@ -63,6 +64,8 @@ export interface RouterDeps {
   maxBodyBytes: number;
   /** Deadline of one request (config.httpTimeoutMs). */
   timeoutMs: number;
+  /** Browser origins allowed to read the answers (cors.ts); the websocket upgrade's list. */
+  allowedOrigins: AllowedOrigins;
 }
 
 /** A malformed %-escape stays as it is (and then fails the id check with a 400), never throws. */
@@ -101,10 +104,25 @@ export class Router {
   patch(pattern: string, o: RouteOptions, h: Handler) { this.add('patch', pattern, o, h); }
   del(pattern: string, o: RouteOptions, h: Handler) { this.add('del', pattern, o, h); }
 
-  /** JSON 404 for every path no route matched (400 and close when its framing is ambiguous). */
+  /**
+   * JSON 404 for every path no route matched (400 and close when its framing is ambiguous); CORS
+   * preflights (`OPTIONS`, which no route registers) are answered here too.
+   */
   fallback(): void {
     this.deps.app.any('/*', (res, req) => {
       const framing = framingError(req);
+      if (!framing && req.getMethod() === 'options') {
+        const p = preflight(this.deps.allowedOrigins, req.getHeader('origin') || undefined);
+        const e = p.status === 403 ? httpError('origin_not_allowed', 'origin not allowed') : undefined;
+        res.cork(() => {
+          res.writeStatus(statusLine(p.status));
+          for (const [k, v] of p.headers) res.writeHeader(k, v);
+          writeSecurityHeaders(res);
+          if (e) res.writeHeader('content-type', 'application/json').end(JSON.stringify(e.body));
+          else res.endWithoutBody();
+        });
+        return;
+      }
       const e = framing ? httpError('invalid_request', framing) : httpError('not_found', 'no such route');
       res.cork(() => {
         res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json');
@@ -279,6 +297,7 @@ export class Router {
       res.writeStatus(statusLine(r.status));
       res.writeHeader('x-trace-id', req.traceId);
       writeSecurityHeaders(res, r.headers);
+      for (const [k, v] of corsHeaders(this.deps.allowedOrigins, req.headers.origin)) res.writeHeader(k, v);
       for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
       if (r.text) {
         res.writeHeader('content-type', r.text.contentType);
