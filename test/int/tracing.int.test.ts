@@ -193,13 +193,15 @@ test('one message is one connected trace across the gateway and the processor', 
   assert.equal(ack.parentSpanId, fanout.spanId, 'bob\'s ack closes the path: a child of the fanout');
   assert.equal(ack.attributes['enduser.id'], 'bob');
   const batch = batches[0]!;
-  assert.equal(batch.traceId, traceId);
-  assert.equal(batch.parentSpanId, append.spanId, 'the batch of one write is that write\'s child');
-  const db = ours.filter((s) => s.name === 'db projector_batch' && s.parentSpanId === batch.spanId);
+  // A batch of this one write is its child; one that gathered other writes too (the 20 ms gather
+  // window can catch a late entry of the first message) is a trace of its own, linked to each.
+  if (batch.traceId === traceId) assert.equal(batch.parentSpanId, append.spanId, 'the batch of one write is that write\'s child');
+  const db = receiver.spans.filter((s) => s.name === 'db projector_batch' && s.parentSpanId === batch.spanId);
   assert.equal(db.length, 1, `the batch's database write: ${describe()}`);
   assert.equal(db[0]!.service, 'chorus-processor-projector');
-  // What the batch appended (inbox.updated) carries the batch's context: its fanout is in the trace too.
-  assert.ok(ours.some((s) => s.service === 'chorus-gateway' && s.name === 'fanout inbox.updated'), describe());
+  assert.equal(db[0]!.traceId, batch.traceId);
+  // What the batch appended (inbox.updated) carries the batch's context: its fanout is in that trace too.
+  assert.ok(receiver.spans.some((s) => s.traceId === batch.traceId && s.service === 'chorus-gateway' && s.name === 'fanout inbox.updated'), describe());
 
   // message.created → notification job → provider: the intents' batch continues the entry, the push
   // job carries the batch's context, and the provider call made from the job is its child.
