@@ -2,21 +2,13 @@
 // operation of docs/openapi.yaml and every operation is a route, no operation that is served is
 // still marked planned, and both documents compile as strict JSON Schema. Response bodies and
 // frames are checked against them by every integration test, through test/support/spec.ts.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { config, migrateDb, startTestGateway, type TestGateway } from '../support/api.js';
 import { frameProblem, responseProblem, theSpec } from '../support/spec.js';
 import type { RouteEntry } from '../../gateway/http/route-table.js';
+import { useStack } from '../support/stack.js';
 
-let gw: TestGateway;
-
-before(async () => {
-  await migrateDb(config);
-  gw = await startTestGateway(config);
-});
-after(async () => {
-  await gw?.close();
-});
+const stack = useStack({ prefix: 'spec' });
 
 /** `GET /api/threads/{}/messages`: methods as HTTP spells them, parameters without their names. */
 function fromCode(r: RouteEntry): string {
@@ -32,7 +24,7 @@ const isFallback = (r: RouteEntry) => r.method === 'ANY' && r.pattern === '/*';
 
 describe('routes and docs/openapi.yaml', () => {
   test('every route the gateway registers is documented, and every documented operation is served', () => {
-    const served = gw.gateway.routes.filter((r) => !isFallback(r)).map(fromCode);
+    const served = stack.gw.gateway.routes.filter((r) => !isFallback(r)).map(fromCode);
     assert.ok(served.length > 10, `the gateway recorded its routes: ${served.join(', ')}`);
     assert.equal(new Set(served).size, served.length, `a route is registered twice: ${served.join(', ')}`);
     const documented = theSpec().operations().map((o) => fromSpec(o.method, o.path));
@@ -46,7 +38,7 @@ describe('routes and docs/openapi.yaml', () => {
   });
 
   test('no served operation is still marked planned', () => {
-    const served = new Set(gw.gateway.routes.map(fromCode));
+    const served = new Set(stack.gw.gateway.routes.map(fromCode));
     const stale = theSpec().operations()
       .filter((o) => served.has(fromSpec(o.method, o.path)) && o.operation['x-chorus-status'] !== 'implemented')
       .map((o) => `${o.method} ${o.path} (${String(o.operation['x-chorus-status'])})`);
@@ -54,7 +46,7 @@ describe('routes and docs/openapi.yaml', () => {
   });
 
   test('the catch-all is the only route outside the spec', () => {
-    assert.deepEqual(gw.gateway.routes.filter(isFallback), [{ method: 'ANY', pattern: '/*' }]);
+    assert.deepEqual(stack.gw.gateway.routes.filter(isFallback), [{ method: 'ANY', pattern: '/*' }]);
   });
 });
 

@@ -1,12 +1,13 @@
 // Issue #13 (security): what a bearer token must be to pass, judged by a real gateway over HTTP and
 // on the websocket upgrade. New here: a token "issued" in the future (iat beyond the clock
 // tolerance) is refused. Locked in: alg none, algorithm confusion, expiry, nbf, issuer, audience.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import * as jose from 'jose';
-import { assertError, config, migrateDb, startTestGateway, type TestGateway } from '../support/api.js';
+import { assertError, config, startTestGateway, type TestGateway } from '../support/api.js';
 import { WsClient } from '../support/ws-client.js';
+import { useStack } from '../support/stack.js';
 import { testConfig, uniqueTenant } from '../support/env.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -32,19 +33,12 @@ async function accepted(gw: TestGateway, token: string, what: string): Promise<v
   assert.equal(r.status, 404, `${what}: ${r.text}`);
 }
 
-let gw: TestGateway;
-before(async () => {
-  await migrateDb(config);
-  gw = await startTestGateway(config);
-});
-after(async () => {
-  await gw?.close();
-});
+const stack = useStack({ prefix: 'jwt' });
 
 describe('iat', () => {
   test('a token issued an hour (or a minute) in the future is 401, whatever its exp', async () => {
-    await refused(gw, await hs256(claims({ iat: now() + 3600, exp: now() + 7200 })), 'iat +1 h');
-    await refused(gw, await hs256(claims({ iat: now() + 60 + config.jwt.clockToleranceS })), 'iat just past the tolerance + 1 min');
+    await refused(stack.gw, await hs256(claims({ iat: now() + 3600, exp: now() + 7200 })), 'iat +1 h');
+    await refused(stack.gw, await hs256(claims({ iat: now() + 60 + config.jwt.clockToleranceS })), 'iat just past the tolerance + 1 min');
   });
 
   test('iat now, within the clock tolerance, in the past, or absent is fine', async () => {
@@ -52,25 +46,25 @@ describe('iat', () => {
     for (const [what, iat] of [['now', now()], ['1 s ahead', now() + 1], ['an hour ago', now() - 3600], ['absent', undefined]] as const) {
       const c = claims({ iat });
       if (iat === undefined) delete c.iat;
-      await accepted(gw, await hs256(c), `iat ${what}`);
+      await accepted(stack.gw, await hs256(c), `iat ${what}`);
     }
   });
 
   test('a refused future token is not remembered by the verified-token cache', async () => {
     const future = await hs256(claims({ iat: now() + 3600 }));
-    await refused(gw, future, 'first try');
-    await refused(gw, future, 'second try');
+    await refused(stack.gw, future, 'first try');
+    await refused(stack.gw, future, 'second try');
   });
 });
 
 describe('what already held, locked in', () => {
   test('alg none, expired, nbf in the future, wrong issuer, wrong audience', async () => {
-    await refused(gw, new jose.UnsecuredJWT(claims()).encode(), 'alg none');
-    await refused(gw, await hs256(claims({ iat: now() - 7200, exp: now() - 3600 })), 'expired', 'token_expired');
-    await refused(gw, await hs256(claims({ nbf: now() + 3600 })), 'nbf +1 h');
-    await refused(gw, await hs256(claims({ iss: 'someone-else' })), 'wrong iss');
-    await refused(gw, await hs256(claims({ aud: 'someone-else' })), 'wrong aud');
-    await refused(gw, await hs256(claims(), crypto.randomBytes(32)), 'another HMAC key');
+    await refused(stack.gw, new jose.UnsecuredJWT(claims()).encode(), 'alg none');
+    await refused(stack.gw, await hs256(claims({ iat: now() - 7200, exp: now() - 3600 })), 'expired', 'token_expired');
+    await refused(stack.gw, await hs256(claims({ nbf: now() + 3600 })), 'nbf +1 h');
+    await refused(stack.gw, await hs256(claims({ iss: 'someone-else' })), 'wrong iss');
+    await refused(stack.gw, await hs256(claims({ aud: 'someone-else' })), 'wrong aud');
+    await refused(stack.gw, await hs256(claims(), crypto.randomBytes(32)), 'another HMAC key');
   });
 
   test('HS/RS confusion: an HS256 token keyed with the RSA public key is refused, also when HS256 is allowed too', async () => {

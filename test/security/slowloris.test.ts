@@ -2,21 +2,12 @@
 // finishing it, is cut off by uWS's own HTTP idle timeout (about 10 s; uWS only resets it when a
 // whole request has arrived, so trickling bytes does not keep the connection), and meanwhile the
 // gateway serves everyone else. Several such clients change nothing.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { config, migrateDb, startTestGateway, type TestGateway } from '../support/api.js';
+import { useStack } from '../support/stack.js';
 
-let gw: TestGateway;
-
-before(async () => {
-  await migrateDb(config);
-  gw = await startTestGateway(config);
-});
-
-after(async () => {
-  await gw?.close();
-});
+const stack = useStack({ prefix: 'slow' });
 
 /** Trickles a request head that never ends, one byte every `everyMs`; resolves when the server closes. */
 function slowClient(port: number, everyMs: number): { closed: Promise<{ bytesSent: number; total: number }>; stop(): void } {
@@ -35,14 +26,14 @@ function slowClient(port: number, everyMs: number): { closed: Promise<{ bytesSen
 }
 
 test('slow clients trickling an endless request head are cut off by the server and block no one', async () => {
-  const slow = Array.from({ length: 20 }, () => slowClient(gw.port, 200));
+  const slow = Array.from({ length: 20 }, () => slowClient(stack.gw.port, 200));
   try {
     // Served while they trickle.
-    for (let i = 0; i < 5; i++) assert.equal((await gw.api.get('/healthz')).status, 200);
+    for (let i = 0; i < 5; i++) assert.equal((await stack.gw.api.get('/healthz')).status, 200);
     const results = await Promise.all(slow.map((s) => s.closed));
     // Every one was closed by the server with its head unfinished (1000+ bytes at 5/s would take minutes).
     for (const r of results) assert.ok(r.bytesSent < r.total, `cut off after ${r.bytesSent} of ${r.total} bytes`);
-    assert.equal((await gw.api.get('/healthz')).status, 200);
+    assert.equal((await stack.gw.api.get('/healthz')).status, 200);
   } finally {
     for (const s of slow) s.stop();
   }
